@@ -1,0 +1,87 @@
+"""Reading audio: any common format, rate and channel count becomes 16 kHz mono float32."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import torch
+import torchaudio.functional as AF
+
+SAMPLE_RATE = 16000
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".m4a", ".aiff", ".aif")
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
+def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    with soundfile.SoundFile(str(path)) as f:
+        rate = f.samplerate
+        f.seek(int(round(offset * rate)))
+        frames = -1 if duration is None else int(round(duration * rate))
+        return f.read(frames, dtype="float32", always_2d=True), rate
+
+
+def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
+    # What libsndfile cannot decode (m4a, some mp3 variants) goes through librosa/audioread.
+    import warnings
+
+    import librosa
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        audio, rate = librosa.load(str(path), sr=None, mono=False, offset=offset, duration=duration)
+    audio = audio[None, :] if audio.ndim == 1 else audio
+    return np.ascontiguousarray(audio.T, dtype=np.float32), rate
+
+
+def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
+               duration: float | None = None) -> torch.Tensor:
+    """Read `path` (optionally a segment) as mono float32 at `sample_rate`: a 1-D tensor.
+
+    Raises AudioError for a missing, empty, unreadable or non-audio file, for one with no samples,
+    and for one containing NaN or infinity.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        audio, rate = _read_soundfile(path, offset, duration)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        try:
+            audio, rate = _read_fallback(path, offset, duration)
+        except Exception as error:  # audioread and its backends raise many unrelated types
+            raise AudioError(path, f"not a readable audio file ({type(error).__name__})") from None
+    if audio.size == 0:
+        raise AudioError(path, "contains no audio samples")
+    if not np.isfinite(audio).all():
+        raise AudioError(path, "contains NaN or infinite samples")
+    wave = torch.from_numpy(audio).mean(dim=1)
+    if rate != sample_rate:
+        wave = AF.resample(wave, rate, sample_rate)
+    return wave.contiguous()
+
+
+def duration_seconds(path) -> float:
+    """Length without decoding, from the header where soundfile can read one."""
+    try:
+        return soundfile.info(str(path)).duration
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return load_audio(path).numel() / SAMPLE_RATE
+
+
+def is_audio_path(path) -> bool:
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def frames_for(seconds: float, hop_ms: float = 10.0) -> int:
+    return math.floor(seconds * 1000 / hop_ms) + 1

@@ -1,0 +1,62 @@
+"""One file holds the resolved config, the tokenizer and the weights; loads with weights_only=True."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from asr.config import Config, config_from_dict, config_to_dict
+from asr.model import AcousticModel
+from asr.text import CharTokenizer
+
+FORMAT = "triton-asr-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    pass
+
+
+def atomic_save(obj, path) -> None:
+    """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path, model: AcousticModel, cfg: Config, tokenizer: CharTokenizer, **state) -> None:
+    atomic_save({"format": FORMAT, "config": config_to_dict(cfg), "tokenizer": tokenizer.to_dict(),
+                 "model": model.state_dict(), **state}, path)
+
+
+def read_checkpoint(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle, zip and torch errors all mean "not a usable checkpoint"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a checkpoint of this toolkit (expected format {FORMAT})")
+    return ckpt
+
+
+def load_model(path, device="cpu") -> tuple[AcousticModel, Config, CharTokenizer, dict]:
+    """Rebuild the model from the checkpoint alone, in eval mode on `device`."""
+    ckpt = read_checkpoint(path)
+    cfg = config_from_dict(ckpt["config"], str(path))
+    tokenizer = CharTokenizer.from_dict(ckpt["tokenizer"])
+    model = AcousticModel(cfg.model)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({str(error).splitlines()[0]})") from None
+    return model.to(device).eval(), cfg, tokenizer, ckpt

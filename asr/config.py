@@ -1,0 +1,111 @@
+"""Run configuration: dataclasses, one YAML file per recipe, `key=value` overrides."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from asr.features import FeatureConfig
+from asr.model import ModelConfig
+from asr.text import DEFAULT_VOCAB
+
+
+@dataclass
+class DataConfig:
+    train_manifest: str = ""
+    dev_manifest: str = ""
+    batch_size: int = 16
+    num_workers: int = 2
+    max_duration: float = 30.0  # seconds; longer utterances are skipped and counted
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    grad_clip: float = 5.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    out_dir: str = "runs/exp"
+    log_every: int = 20
+    spec_augment: bool = True
+
+
+@dataclass
+class Config:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    vocab: str = DEFAULT_VOCAB
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def config_from_dict(raw: dict, source: str = "config") -> Config:
+    cfg = Config()
+    for section, values in (raw or {}).items():
+        if not hasattr(cfg, section):
+            raise ConfigError(f"{source}: unknown section {section!r}")
+        if section == "vocab":
+            cfg.vocab = str(values)
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping")
+        for key, value in values.items():
+            _set(cfg, f"{section}.{key}", value, source)
+    return cfg
+
+
+def _set(cfg: Config, dotted: str, value, source: str) -> None:
+    section, _, key = dotted.partition(".")
+    target = getattr(cfg, section, None)
+    known = {f.name for f in dataclasses.fields(target)} if dataclasses.is_dataclass(target) else set()
+    if key not in known:
+        raise ConfigError(f"{source}: unknown setting {dotted!r}")
+    current = getattr(target, key)
+    if isinstance(current, bool) and not isinstance(value, bool):
+        raise ConfigError(f"{source}: {dotted} must be true or false, got {value!r}")
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if current is not None and value is not None and not isinstance(value, type(current)):
+        raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got {value!r}")
+    setattr(target, key, value)
+
+
+def load_config(path, overrides: list[str] = ()) -> Config:
+    """Read a recipe YAML, then apply `section.key=value` overrides (values parsed as YAML)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    cfg = config_from_dict(raw, str(path))
+    _resolve_paths(cfg, path.parent)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        if key == "vocab":
+            cfg.vocab = value
+            continue
+        _set(cfg, key, yaml.safe_load(value), "override")
+    return cfg
+
+
+def _resolve_paths(cfg: Config, base: Path) -> None:
+    """Manifests named relative to the recipe file resolve against its folder."""
+    for name in ("train_manifest", "dev_manifest"):
+        value = getattr(cfg.data, name)
+        if value and not Path(value).is_absolute() and (base / value).exists():
+            setattr(cfg.data, name, str(base / value))
+
+
+def config_to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,106 @@
+"""Manifests (JSON Lines) and the dataset that turns them into features and CTC targets."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from asr.audio import load_audio
+from asr.features import FeatureConfig, LogMel
+from asr.text import CharTokenizer, normalize_text
+
+
+class ManifestError(ValueError):
+    pass
+
+
+@dataclass
+class Utterance:
+    audio_filepath: str
+    duration: float
+    text: str
+    offset: float = 0.0
+    id: str = ""
+    speaker: str = ""
+    where: str = ""  # manifest file:line, for reports
+
+
+REQUIRED = ("audio_filepath", "duration", "text")
+
+
+def read_manifest(path) -> list[Utterance]:
+    """Read a JSON Lines manifest. Relative audio paths resolve against the manifest's folder.
+
+    A malformed line fails the whole read, naming file:line: a manifest is data we wrote or the
+    user gave us, and a silently shorter dataset is worse than an error.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ManifestError(f"{path}: no such manifest")
+    utterances = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ManifestError(f"{where}: not valid JSON ({error.msg})") from None
+        if not isinstance(entry, dict) or any(k not in entry for k in REQUIRED):
+            raise ManifestError(f"{where}: needs the keys {', '.join(REQUIRED)}")
+        audio = Path(entry["audio_filepath"])
+        if not audio.is_absolute():
+            audio = path.parent / audio
+        try:
+            duration, offset = float(entry["duration"]), float(entry.get("offset", 0.0))
+        except (TypeError, ValueError):
+            raise ManifestError(f"{where}: duration and offset must be numbers") from None
+        utterances.append(Utterance(str(audio), duration, str(entry["text"]), offset,
+                                    str(entry.get("id", audio.stem)), str(entry.get("speaker", "")), where))
+    return utterances
+
+
+def write_manifest(path, entries: list[dict]) -> None:
+    """Write JSON Lines atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
+    tmp.replace(path)
+
+
+class SpeechDataset(Dataset):
+    """Items are (features [frames, n_mels], target ids, normalised text, utterance id)."""
+
+    def __init__(self, utterances: list[Utterance], tokenizer: CharTokenizer, features: FeatureConfig):
+        self.utterances = utterances
+        self.tokenizer = tokenizer
+        self.features = features
+        self._logmel = None  # built lazily in each worker process
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int):
+        utt = self.utterances[index]
+        if self._logmel is None:
+            self._logmel = LogMel(self.features)
+        duration = utt.duration if utt.offset else None
+        wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
+        text = normalize_text(utt.text)
+        with torch.no_grad():
+            feats = self._logmel(wave)
+        return feats, torch.tensor(self.tokenizer.encode(text), dtype=torch.long), text, utt.id
+
+
+def collate(items):
+    """Pad features to the longest item; CTC targets are concatenated, as ctc_loss accepts."""
+    feats, targets, texts, ids = zip(*items)
+    lengths = torch.tensor([f.shape[0] for f in feats])
+    padded = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
+    for i, f in enumerate(feats):
+        padded[i, : f.shape[0]] = f
+    return {"feats": padded, "lengths": lengths, "targets": torch.cat(targets),
+            "target_lengths": torch.tensor([len(t) for t in targets]), "texts": list(texts), "ids": list(ids)}

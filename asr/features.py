@@ -1,0 +1,68 @@
+"""Log-mel filterbank features and SpecAugment, through torchaudio."""
+
+from dataclasses import dataclass
+
+import torch
+import torchaudio
+
+
+@dataclass
+class FeatureConfig:
+    sample_rate: int = 16000
+    n_mels: int = 80
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    n_fft: int = 512
+    f_min: float = 20.0
+    f_max: float | None = None
+    normalize: bool = True  # per-utterance mean/variance
+    # SpecAugment (Park et al. 2019, LibriSpeech "LD" policy); applied only in training.
+    freq_masks: int = 2
+    freq_mask_width: int = 27
+    time_masks: int = 2
+    time_mask_width: int = 40
+    time_mask_max_ratio: float = 0.2  # a time mask never covers more than this share
+
+
+class LogMel(torch.nn.Module):
+    """wave [samples] or [B, samples] -> log-mel [frames, n_mels] or [B, frames, n_mels].
+
+    Slaney mel scale and area normalisation, as librosa's defaults, so features match the
+    reference implementation that tests check against.
+    """
+
+    def __init__(self, cfg: FeatureConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=cfg.sample_rate, n_fft=cfg.n_fft, win_length=round(cfg.sample_rate * cfg.win_ms / 1000),
+            hop_length=round(cfg.sample_rate * cfg.hop_ms / 1000), f_min=cfg.f_min, f_max=cfg.f_max,
+            n_mels=cfg.n_mels, power=2.0, norm="slaney", mel_scale="slaney", center=True)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        feats = torch.log(self.mel(wave) + 1e-6).transpose(-1, -2)
+        if self.cfg.normalize:
+            feats = (feats - feats.mean(dim=-2, keepdim=True)) / (feats.std(dim=-2, keepdim=True) + 1e-5)
+        return feats
+
+
+class SpecAugment(torch.nn.Module):
+    """Frequency and time masking on [B, frames, n_mels]; identity unless training."""
+
+    def __init__(self, cfg: FeatureConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.augment = torchaudio.transforms.SpecAugment(
+            n_time_masks=cfg.time_masks, time_mask_param=cfg.time_mask_width, n_freq_masks=cfg.freq_masks,
+            freq_mask_param=cfg.freq_mask_width, iid_masks=True, p=cfg.time_mask_max_ratio,
+            zero_masking=True)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        if not self.training or (self.cfg.freq_masks == 0 and self.cfg.time_masks == 0):
+            return feats
+        return self.augment(feats.transpose(-1, -2)).transpose(-1, -2)
+
+
+def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
+    """Frames LogMel produces for `num_samples` (center=True padding)."""
+    return num_samples // round(cfg.sample_rate * cfg.hop_ms / 1000) + 1

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from asr.audio import AudioError, load_audio
+
+
+def write(path, audio, rate, **kwargs):
+    soundfile.write(path, audio, rate, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize("fmt,subtype", [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "FLOAT"), ("FLAC", "PCM_16"),
+                                         ("OGG", "VORBIS"), ("MP3", "MPEG_LAYER_III")])
+def test_formats_become_float32_mono_16k(tmp_path, fmt, subtype):
+    rate = 16000
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
+    path = write(tmp_path / f"a.{fmt.lower()}", tone, rate, format=fmt, subtype=subtype)
+    wave = load_audio(path)
+    assert wave.dtype == torch.float32 and wave.dim() == 1
+    assert abs(wave.numel() - rate) < 0.06 * rate  # lossy codecs pad a little
+    spectrum = np.abs(np.fft.rfft(wave.numpy()[:rate // 2]))
+    assert abs(spectrum.argmax() * 2 - 440) <= 4  # still a 440 Hz tone
+
+
+def test_resample_and_downmix(tmp_path):
+    rate = 44100
+    t = np.arange(rate) / rate
+    stereo = np.stack([np.sin(2 * np.pi * 300 * t), np.zeros_like(t)], axis=1).astype(np.float32)
+    wave = load_audio(write(tmp_path / "s.wav", stereo, rate))
+    assert wave.numel() == 16000
+    assert abs(float(wave.abs().max()) - 0.5) < 0.02  # mean of the two channels
+
+
+def test_integer_pcm_scaled_to_unit_range(tmp_path):
+    pcm = (np.ones(1600) * 16384).astype(np.int16)
+    wave = load_audio(write(tmp_path / "i.wav", pcm, 16000, subtype="PCM_16"))
+    assert torch.allclose(wave, torch.full_like(wave, 0.5))
+
+
+def test_segment_offset_and_duration(tmp_path):
+    audio = np.repeat(np.arange(4, dtype=np.float32) / 10, 16000)
+    wave = load_audio(write(tmp_path / "seg.wav", audio, 16000, subtype="FLOAT"), offset=2.0, duration=1.0)
+    assert wave.numel() == 16000 and torch.allclose(wave, torch.full_like(wave, 0.2))
+
+
+def test_bad_files_raise_audio_error_naming_file(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("this is not audio at all " * 20)
+    write(tmp_path / "zero.wav", np.zeros(0, np.float32), 16000)
+    write(tmp_path / "nan.wav", np.array([0.1, np.nan, 0.2] * 100, np.float32), 16000, subtype="FLOAT")
+    cases = {"missing.wav": "no such file", "empty.wav": "empty file", "text.wav": "not a readable audio file",
+             "zero.wav": "no audio samples", "nan.wav": "NaN"}
+    for name, reason in cases.items():
+        with pytest.raises(AudioError, match=reason) as info:
+            load_audio(tmp_path / name)
+        assert name in str(info.value)
+
+
+def test_fallback_reader_for_what_soundfile_cannot_read(tmp_path, monkeypatch):
+    import asr.audio
+    path = write(tmp_path / "a.wav", np.sin(np.arange(8000) / 5).astype(np.float32), 8000, subtype="FLOAT")
+
+    def refuse(*args, **kwargs):
+        raise soundfile.LibsndfileError(0, "pretend unsupported")
+
+    monkeypatch.setattr(asr.audio, "_read_soundfile", refuse)
+    assert load_audio(path).numel() == 16000

@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from asr.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
+from asr.config import Config, ConfigError, load_config
+from asr.model import AcousticModel, ModelConfig
+from asr.text import CharTokenizer
+
+
+def test_yaml_and_overrides(tmp_path):
+    (tmp_path / "train.jsonl").write_text("")
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  hidden_size: 64\n  rnn_type: gru\ndata:\n  train_manifest: train.jsonl\n"
+                    "train:\n  lr: 1\n")
+    cfg = load_config(path, ["train.epochs=3", "model.dropout=0.2", "features.normalize=false"])
+    assert (cfg.model.hidden_size, cfg.model.rnn_type, cfg.train.epochs) == (64, "gru", 3)
+    assert cfg.model.dropout == 0.2 and cfg.features.normalize is False and cfg.train.lr == 1.0
+    assert cfg.data.train_manifest == str(tmp_path / "train.jsonl")
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("epochs", "section.key=value"),
+    ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting")])
+def test_bad_overrides_name_the_setting(tmp_path, override, message):
+    path = tmp_path / "c.yaml"
+    path.write_text("{}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, [override])
+
+
+def test_missing_and_invalid_config(tmp_path):
+    with pytest.raises(ConfigError, match="no such config"):
+        load_config(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("model: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
+
+
+def test_checkpoint_rebuilds_model_alone(tmp_path):
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
+    model = AcousticModel(cfg.model).eval()
+    save_checkpoint(tmp_path / "m.pt", model, cfg, CharTokenizer(), epoch=3)
+    loaded, loaded_cfg, tokenizer, state = load_model(tmp_path / "m.pt")
+    assert state["epoch"] == 3 and loaded_cfg.model == cfg.model and tokenizer.vocab == CharTokenizer().vocab
+    x, lengths = torch.randn(1, 30, 80), torch.tensor([30])
+    torch.testing.assert_close(loaded(x, lengths)[0], model(x, lengths)[0])
+    assert not list(tmp_path.glob("*.tmp")), "no temporary file left behind"
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        read_checkpoint(tmp_path / "none.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
+        read_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a checkpoint of this toolkit"):
+        read_checkpoint(tmp_path / "other.pt")
+
+
+def test_checkpoint_refuses_arbitrary_pickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pickle code ran",))
+
+    torch.save({"format": "x", "payload": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        read_checkpoint(tmp_path / "evil.pt")

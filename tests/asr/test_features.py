@@ -1,0 +1,50 @@
+import librosa
+import numpy as np
+import torch
+
+from asr.features import FeatureConfig, LogMel, SpecAugment, num_frames
+
+
+def test_mel_filterbank_matches_librosa():
+    cfg = FeatureConfig()
+    ours = LogMel(cfg).mel.mel_scale.fb.T.numpy()  # [n_mels, n_freqs]
+    ref = librosa.filters.mel(sr=cfg.sample_rate, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.f_min, fmax=cfg.f_max)
+    assert ours.shape == ref.shape == (80, 257)
+    np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
+def test_log_mel_matches_librosa_pipeline():
+    cfg = FeatureConfig(normalize=False)
+    wave = torch.randn(8000, generator=torch.Generator().manual_seed(0)) * 0.1
+    ours = LogMel(cfg)(wave).numpy()
+    power = np.abs(librosa.stft(wave.numpy(), n_fft=512, hop_length=160, win_length=400, center=True,
+                                pad_mode="reflect")) ** 2
+    ref = np.log(librosa.filters.mel(sr=16000, n_fft=512, n_mels=80, fmin=cfg.f_min) @ power + 1e-6).T
+    np.testing.assert_allclose(ours, ref, atol=5e-4)
+
+
+def test_shapes_hop_and_configurable_bins():
+    cfg = FeatureConfig(n_mels=40, hop_ms=20, win_ms=30)
+    feats = LogMel(cfg)(torch.randn(16000))
+    assert feats.shape == (num_frames(16000, cfg), 40) == (51, 40)
+    batch = LogMel(FeatureConfig())(torch.randn(3, 16000))
+    assert batch.shape == (3, 101, 80)
+
+
+def test_per_utterance_normalisation():
+    feats = LogMel(FeatureConfig())(torch.randn(32000) * 3 + 0.5)
+    assert torch.allclose(feats.mean(0), torch.zeros(80), atol=1e-4)
+    assert torch.allclose(feats.std(0), torch.ones(80), atol=1e-3)
+
+
+def test_spec_augment_only_in_training():
+    augment = SpecAugment(FeatureConfig())
+    feats = torch.ones(4, 400, 80)
+    assert torch.equal(augment.eval()(feats), feats)
+    torch.manual_seed(0)
+    masked = augment.train()(feats)
+    assert masked.shape == feats.shape
+    zero = masked == 0
+    assert zero.any(), "training mode must mask something"
+    assert zero.all(dim=2).any() and zero.all(dim=1).any(), "both time and frequency masks"
+    assert not torch.equal(zero[0], zero[1]), "masks are drawn per utterance"

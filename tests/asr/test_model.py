@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from asr.model import AcousticModel, ModelConfig, ctc_loss
+
+TINY = dict(n_mels=16, conv_channels=4, hidden_size=8, num_layers=2, dropout=0.0, vocab_size=6)
+
+
+@pytest.mark.parametrize("subsample", [2, 4])
+def test_output_lengths_match_the_convolutions(subsample):
+    model = AcousticModel(ModelConfig(subsample=subsample, impl="torch", **TINY)).eval()
+    for frames in (1, 7, 8, 33, 100):
+        out = model.front(torch.zeros(1, frames, 16), torch.tensor([frames]))
+        assert int(model.output_lengths(torch.tensor(frames))) == out.shape[1]
+        assert out.shape[1] == -(-frames // subsample)
+
+
+def test_padding_does_not_change_an_utterance():
+    torch.manual_seed(0)
+    model = AcousticModel(ModelConfig(impl="torch", **TINY)).eval()
+    short, long = torch.randn(1, 37, 16), torch.randn(1, 64, 16)
+    batch = torch.zeros(2, 64, 16)
+    batch[0, :37], batch[1] = short[0], long[0]
+    log_probs, lengths = model(batch, torch.tensor([37, 64]))
+    alone, alone_len = model(short, torch.tensor([37]))
+    assert lengths[0] == alone_len[0]
+    torch.testing.assert_close(log_probs[0, : lengths[0]], alone[0], atol=1e-5, rtol=1e-5)
+
+
+def test_log_probs_normalised_and_rnn_cell_switch():
+    for cell in ("lstm", "gru"):
+        model = AcousticModel(ModelConfig(rnn_type=cell, impl="torch", **TINY)).eval()
+        log_probs, _ = model(torch.randn(2, 20, 16), torch.tensor([20, 12]))
+        torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, 5))
+        assert type(model.rnn).__module__ == "kernels.rnn"
+    with pytest.raises(ValueError, match="rnn_type"):
+        AcousticModel(ModelConfig(rnn_type="rnn", **TINY))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_triton_and_torch_impls_train_alike(cell):
+    """The same tiny model trained a few steps with impl=triton and impl=torch: same losses."""
+    feats = torch.randn(3, 24, 16, generator=torch.Generator().manual_seed(1))
+    lengths = torch.tensor([24, 20, 13])
+    targets, target_lengths = torch.tensor([1, 2, 3, 2, 4, 5, 1]), torch.tensor([3, 2, 2])
+    losses = {}
+    for impl in ("triton", "torch"):
+        torch.manual_seed(0)
+        model = AcousticModel(ModelConfig(rnn_type=cell, impl=impl, **TINY))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        losses[impl] = []
+        for _ in range(5):
+            log_probs, out_lengths = model(feats, lengths)
+            loss = ctc_loss(log_probs, out_lengths, targets, target_lengths)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses[impl].append(loss.item())
+    assert losses["triton"] == pytest.approx(losses["torch"], rel=1e-4)
+    assert losses["torch"][-1] < losses["torch"][0]

@@ -1,0 +1,97 @@
+"""End to end: a tiny model trained on generated utterances transcribes them exactly, and the
+`asr` command line does what its help says, bad input included."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from asr.config import load_config
+from asr.evaluate import evaluate
+from asr.train import run
+from asr.transcribe import Transcriber
+from tests.asr.synth import write_tone_corpus
+
+TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had"]
+
+
+def write_recipe(folder, manifest, epochs):
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"conv_channels": 8, "hidden_size": 48, "num_layers": 1, "dropout": 0.0, "subsample": 2,
+                  "impl": "torch"},
+        "data": {"train_manifest": str(manifest), "batch_size": 6, "num_workers": 0},
+        "train": {"epochs": epochs, "lr": 0.005, "spec_augment": False, "out_dir": str(folder / "run"),
+                  "log_every": 1000}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pipeline")
+    manifest = write_tone_corpus(folder / "data", TEXTS)
+    torch.manual_seed(0)
+    checkpoint = run(load_config(write_recipe(folder, manifest, epochs=100)))
+    return folder, manifest, checkpoint
+
+
+def asr_cli(*args):
+    return subprocess.run([sys.executable, "-m", "asr.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.mark.slow
+def test_trained_model_reproduces_transcripts(trained):
+    folder, manifest, checkpoint = trained
+    assert checkpoint.name == "epoch-100.pt" and (folder / "run" / "epoch-1.pt").exists()
+    paths = [folder / "data" / f"utt{i}.wav" for i in range(len(TEXTS))]
+    assert [text for _, text in Transcriber(checkpoint, batch_size=4).transcribe(paths)] == TEXTS
+    scores = evaluate(checkpoint, manifest)
+    assert scores["wer"] == 0.0 and scores["cer"] == 0.0 and scores["utterances"] == len(TEXTS)
+
+
+@pytest.mark.slow
+def test_cli_transcribe_reports_bad_file_and_goes_on(trained):
+    folder, _, checkpoint = trained
+    corrupt = folder / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunk")
+    good = [folder / "data" / "utt0.wav", folder / "data" / "utt3.wav"]
+    result = asr_cli("transcribe", good[0], corrupt, good[1], "--model", checkpoint)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [f"{good[0]}\tabc", f"{good[1]}\tface"]
+    assert "corrupt.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_transcribe_directory_and_evaluate(trained):
+    folder, manifest, checkpoint = trained
+    result = asr_cli("transcribe", folder / "data", "--model", checkpoint, "--batch-size", "2")
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[1] for line in result.stdout.splitlines()] == TEXTS
+    result = asr_cli("evaluate", "--model", checkpoint, "--manifest", manifest)
+    assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (6 utterances)" in result.stdout
+
+
+def test_cli_train_runs_and_checkpoints(tmp_path):
+    manifest = write_tone_corpus(tmp_path / "data", TEXTS[:2])
+    result = asr_cli("train", write_recipe(tmp_path, manifest, epochs=1), "train.epochs=2", "model.hidden_size=8")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "epoch-2.pt").exists() and (tmp_path / "run" / "log.csv").exists()
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    not_ckpt = tmp_path / "model.pt"
+    not_ckpt.write_text("hello")
+    cases = [
+        (["transcribe", "x.wav", "--model", tmp_path / "missing.pt"], "missing.pt: no such checkpoint file"),
+        (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
+        (["train", tmp_path / "none.yaml"], "none.yaml: no such config file"),
+        (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
+    ]
+    for args, message in cases:
+        result = asr_cli(*args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == f"asr: error: {message}" or message in result.stderr.strip()
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

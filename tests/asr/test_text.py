@@ -1,0 +1,51 @@
+import pytest
+
+from asr.decoding import greedy_decode
+from asr.scoring import error_rates
+from asr.text import CharTokenizer, normalize_text
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("Hello, World!", "hello world"),
+    ("Don’t  STOP—now", "don't stop now"),
+    ("Café au-lait", "cafe au lait"),
+    ("'quoted' rock'n'roll", "quoted rock'n'roll"),
+    ("\tline\nbreaks  ", "line breaks"),
+    ("", ""),
+    ("Press 1, or 162 for the 2nd menu", "press one or one hundred and sixty two for the second menu"),
+    ("1,000 at 3.5%", "one thousand at three point five"),
+])
+def test_normalize_text(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_tokenizer_round_trip_and_blank():
+    tok = CharTokenizer()
+    assert len(tok) == 29 and tok.blank == 0
+    ids = tok.encode("it's a test")
+    assert 0 not in ids and tok.decode(ids) == "it's a test"
+    assert CharTokenizer.from_dict(tok.to_dict()).vocab == tok.vocab
+
+
+def test_tokenizer_names_unknown_characters():
+    with pytest.raises(ValueError, match="'7'"):
+        CharTokenizer().encode("route 7")
+    with pytest.raises(ValueError, match="repeated"):
+        CharTokenizer("aa")
+
+
+def test_greedy_decode_collapses_repeats_and_blanks():
+    import torch
+    tok = CharTokenizer("ab ")
+    # frames: a a <b> a b b <b> ' ' a  -> "aab a" (blank separates the repeated a)
+    path = [1, 1, 0, 1, 2, 2, 0, 3, 1, 0]
+    log_probs = torch.full((1, len(path), 4), -10.0)
+    log_probs[0, torch.arange(len(path)), torch.tensor(path)] = 0.0
+    assert greedy_decode(log_probs, torch.tensor([len(path)]), tok) == ["aab a"]
+    assert greedy_decode(log_probs, torch.tensor([3]), tok) == ["a"]
+
+
+def test_error_rates_match_hand_counts():
+    scores = error_rates(["the cat sat", "hello"], ["the bat sat down", "Hello!"])
+    assert scores["wer"] == pytest.approx(2 / 4)  # one substitution, one insertion over 4 words
+    assert scores["cer"] == pytest.approx(6 / 16)  # c->b, then " down" inserted, over 11 + 5 chars
