@@ -15,8 +15,24 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_train(args) -> int:
     from asr.config import load_config
     from asr.train import run
-    last = run(load_config(args.config, args.overrides))
+    last = run(load_config(args.config, args.overrides), resume=args.resume)
     print(f"last checkpoint: {last}")
+    return 0
+
+
+def cmd_prepare(args) -> int:
+    from asr.corpora import prepare_corpus
+    from asr.corpora.download import download_corpus
+    root = Path(args.root)
+    if args.download:
+        root = download_corpus(args.corpus, root, args.subsets)
+    options = {"transcripts": args.transcripts} if args.corpus == "asterisk" else {}
+    if args.corpus == "synthetic":
+        options = {"hours": args.hours, "seed": args.seed, "jobs": args.jobs}
+    report, manifests = prepare_corpus(args.corpus, root, args.out, **options)
+    print(report.summary())
+    for path in manifests:
+        print(f"wrote {path}")
     return 0
 
 
@@ -63,7 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a recipe YAML", formatter_class=fmt)
     p.add_argument("config", help="recipe YAML, e.g. recipes/asterisk/config.yaml")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=5")
+    p.add_argument("--resume", help="continue from this checkpoint (its own config is used; train.epochs may grow)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("prepare", help="write JSON Lines manifests for a corpus", formatter_class=fmt)
+    p.add_argument("corpus", choices=["librispeech", "mini_librispeech", "commonvoice", "ljspeech", "tedlium",
+                                      "asterisk", "synthetic"])
+    p.add_argument("--root", required=True, help="the corpus on disk (for synthetic: where audio is written)")
+    p.add_argument("--out", required=True, help="folder for <split>.jsonl manifests")
+    p.add_argument("--download", action="store_true", help="fetch the corpus into --root first (public URLs only)")
+    p.add_argument("--subsets", nargs="*", help="with --download: which archives, e.g. dev-clean train-clean-100")
+    p.add_argument("--transcripts", help="asterisk: core-sounds-en.txt(.gz) (default: Debian's)")
+    p.add_argument("--hours", type=float, default=1.0, help="synthetic: hours of training audio")
+    p.add_argument("--seed", type=int, default=0, help="synthetic: everything is drawn from this seed")
+    p.add_argument("--jobs", type=int, default=2, help="synthetic: parallel TTS processes")
+    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
     p.add_argument("--model", required=True, help="checkpoint file")
@@ -86,10 +116,12 @@ def main(argv=None) -> int:
     from asr.audio import AudioError
     from asr.checkpoint import CheckpointError
     from asr.config import ConfigError
+    from asr.corpora.download import DownloadError
     from asr.data import ManifestError
     try:
         return args.func(args)
-    except (CheckpointError, ConfigError, ManifestError, AudioError, ValueError) as error:
+    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, FileNotFoundError,
+            ValueError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

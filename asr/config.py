@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from asr.augment import AugmentConfig
 from asr.features import FeatureConfig
 from asr.model import ModelConfig
 from asr.text import DEFAULT_VOCAB
@@ -13,9 +14,11 @@ from asr.text import DEFAULT_VOCAB
 
 @dataclass
 class DataConfig:
-    train_manifest: str = ""
+    train_manifest: str = ""  # one path, or several joined with ","
     dev_manifest: str = ""
-    batch_size: int = 16
+    max_batch_seconds: float = 200.0  # padded audio per batch (BucketBatchSampler)
+    batch_size: int = 16  # evaluation and transcription batches
+    sortagrad: bool = True
     num_workers: int = 2
     max_duration: float = 30.0  # seconds; longer utterances are skipped and counted
 
@@ -26,6 +29,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-2
     grad_clip: float = 5.0
+    warmup_steps: int = 500
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     out_dir: str = "runs/exp"
@@ -38,6 +42,7 @@ class Config:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     vocab: str = DEFAULT_VOCAB
 
@@ -72,6 +77,8 @@ def _set(cfg: Config, dotted: str, value, source: str) -> None:
         raise ConfigError(f"{source}: {dotted} must be true or false, got {value!r}")
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(current, tuple) and isinstance(value, list):
+        value = tuple(value)
     if current is not None and value is not None and not isinstance(value, type(current)):
         raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got {value!r}")
     setattr(target, key, value)
@@ -102,9 +109,9 @@ def load_config(path, overrides: list[str] = ()) -> Config:
 def _resolve_paths(cfg: Config, base: Path) -> None:
     """Manifests named relative to the recipe file resolve against its folder."""
     for name in ("train_manifest", "dev_manifest"):
-        value = getattr(cfg.data, name)
-        if value and not Path(value).is_absolute() and (base / value).exists():
-            setattr(cfg.data, name, str(base / value))
+        paths = [p for p in getattr(cfg.data, name).split(",") if p]
+        resolved = [str(base / p) if not Path(p).is_absolute() and (base / p).exists() else p for p in paths]
+        setattr(cfg.data, name, ",".join(resolved))
 
 
 def config_to_dict(cfg: Config) -> dict:

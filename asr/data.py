@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from asr.audio import load_audio
+from asr.augment import AugmentConfig, WaveAugment
 from asr.features import FeatureConfig, LogMel
 from asr.text import CharTokenizer, normalize_text
 
@@ -72,23 +73,35 @@ def write_manifest(path, entries: list[dict]) -> None:
 
 
 class SpeechDataset(Dataset):
-    """Items are (features [frames, n_mels], target ids, normalised text, utterance id)."""
+    """Items are (features [frames, n_mels], target ids, normalised text, utterance id).
 
-    def __init__(self, utterances: list[Utterance], tokenizer: CharTokenizer, features: FeatureConfig):
+    Keys are indices, or (index, epoch) pairs from BucketBatchSampler: with `augment`, each
+    utterance's augmentation is drawn from a generator seeded by (seed, epoch, index), so results
+    do not depend on how many loader workers there are.
+    """
+
+    def __init__(self, utterances: list[Utterance], tokenizer: CharTokenizer, features: FeatureConfig,
+                 augment: AugmentConfig | None = None, seed: int = 0):
         self.utterances = utterances
         self.tokenizer = tokenizer
         self.features = features
+        self.augment = WaveAugment(augment, features.sample_rate) if augment and augment.enabled else None
+        self.seed = seed
         self._logmel = None  # built lazily in each worker process
 
     def __len__(self) -> int:
         return len(self.utterances)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, key):
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
         utt = self.utterances[index]
         if self._logmel is None:
             self._logmel = LogMel(self.features)
         duration = utt.duration if utt.offset else None
         wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
+        if self.augment is not None:
+            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 10_000_019 + index)
+            wave = self.augment(wave, generator)
         text = normalize_text(utt.text)
         with torch.no_grad():
             feats = self._logmel(wave)

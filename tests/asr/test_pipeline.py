@@ -22,8 +22,10 @@ def write_recipe(folder, manifest, epochs):
     path.write_text(yaml.safe_dump({
         "model": {"conv_channels": 8, "hidden_size": 48, "num_layers": 1, "dropout": 0.0, "subsample": 2,
                   "impl": "torch"},
-        "data": {"train_manifest": str(manifest), "batch_size": 6, "num_workers": 0},
-        "train": {"epochs": epochs, "lr": 0.005, "spec_augment": False, "out_dir": str(folder / "run"),
+        "data": {"train_manifest": str(manifest), "max_batch_seconds": 30.0, "num_workers": 0},
+        "augment": {"speed_factors": []},
+        "train": {"epochs": epochs, "lr": 0.005, "spec_augment": False, "warmup_steps": 1,
+                  "out_dir": str(folder / "run"),
                   "log_every": 1000}}))
     return path
 

@@ -1,0 +1,48 @@
+"""Real recorded English prompts: Debian's asterisk-core-sounds-en-wav, with the texts of
+core-sounds-en.txt ("name: text" lines). One speaker, so the held-out split is by prompt text:
+every recording of one normalised text lands in the same split (80/10/10 by a stable hash)."""
+
+import gzip
+import re
+from pathlib import Path
+
+from asr.corpora.report import Report, stable_split
+from asr.text import normalize_text
+
+DEFAULT_ROOT = Path("/usr/share/asterisk/sounds/en")
+DEFAULT_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
+_BRACKETED = re.compile(r"\[[^\]]*\]")
+
+
+def _read_lines(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        return f.read().splitlines()
+
+
+def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) -> None:
+    transcripts = Path(transcripts) if transcripts else _find_transcripts(root)
+    for number, line in enumerate(_read_lines(transcripts), start=1):
+        if not line.strip() or line.startswith(";"):
+            continue
+        where = f"{transcripts}:{number}"
+        name, sep, text = line.partition(":")
+        if not sep or not name.strip():
+            report.skip("malformed transcript line", where)
+            continue
+        spoken = _BRACKETED.sub(" ", text).strip()
+        if not normalize_text(spoken):
+            report.skip("non-speech prompt (bracketed description only)", where)
+            continue
+        split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
+        report.add(split, where, root / f"{name.strip()}.wav", spoken, id=name.strip(), speaker="allison")
+
+
+def _find_transcripts(root: Path) -> Path:
+    for candidate in (root / "core-sounds-en.txt", root / "core-sounds-en.txt.gz", DEFAULT_TRANSCRIPTS,
+                      DEFAULT_TRANSCRIPTS.with_suffix("")):
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"{root}: core-sounds-en.txt not found; pass --transcripts "
+                            "(Debian: apt install asterisk-core-sounds-en)")

@@ -1,0 +1,65 @@
+"""Batches bucketed by total audio, SortaGrad, and sharding across data-parallel ranks."""
+
+import math
+
+import torch
+from torch.utils.data import Sampler
+
+
+class BucketBatchSampler(Sampler):
+    """Yields batches of (index, epoch) whose padded audio (longest item × batch size) stays under
+    `max_batch_seconds`, so short utterances travel in large batches and long ones in small.
+
+    - Deterministic for a given (seed, epoch): durations are jittered by a seeded ±10% before
+      sorting, so batch composition changes between epochs; batch order is then shuffled.
+    - SortaGrad (Amodei et al. 2016): with `sortagrad`, epoch 0 goes shortest batch first, by
+      the true durations.
+    - num_replicas/rank: each data-parallel rank takes every num_replicas-th batch, all ranks
+      the same count (as DistributedSampler, but over whole batches).
+    The epoch travels with every index so the dataset can seed per-utterance augmentation.
+    """
+
+    def __init__(self, durations: list[float], max_batch_seconds: float, seed: int = 0, shuffle: bool = True,
+                 sortagrad: bool = True, num_replicas: int = 1, rank: int = 0, max_batch_size: int = 512):
+        if max_batch_seconds <= 0:
+            raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
+        self.durations = torch.tensor(durations, dtype=torch.float64)
+        self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
+        self.seed, self.shuffle, self.sortagrad = seed, shuffle, sortagrad
+        self.num_replicas, self.rank = num_replicas, rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _all_batches(self) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        sorted_epoch = self.sortagrad and self.epoch == 0
+        keys = self.durations
+        if self.shuffle and not sorted_epoch:
+            keys = keys * (1 + 0.2 * (torch.rand(len(keys), generator=generator, dtype=torch.float64) - 0.5))
+        order = torch.argsort(keys, stable=True).tolist()
+        batches, current, longest = [], [], 0.0
+        for index in order:
+            duration = float(self.durations[index])
+            grown = max(longest, duration) * (len(current) + 1)
+            if current and (grown > self.max_batch_seconds or len(current) >= self.max_batch_size):
+                batches.append(current)
+                current, longest = [], 0.0
+            current.append(index)
+            longest = max(longest, duration)
+        if current:
+            batches.append(current)
+        if self.shuffle and not sorted_epoch:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        return batches
+
+    def __iter__(self):
+        batches = self._all_batches()
+        per_rank = math.floor(len(batches) / self.num_replicas) if self.num_replicas > 1 else len(batches)
+        for batch in batches[self.rank::self.num_replicas][:per_rank]:
+            yield [(index, self.epoch) for index in batch]
+
+    def __len__(self) -> int:
+        batches = len(self._all_batches())
+        return batches // self.num_replicas if self.num_replicas > 1 else batches

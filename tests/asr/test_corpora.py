@@ -1,0 +1,155 @@
+"""Each corpus preparer on a tiny fake tree in the corpus's real layout."""
+
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile
+
+from asr.cli import main as asr_main
+from asr.corpora import prepare_corpus
+from asr.data import read_manifest
+
+
+def tone(path, seconds=0.5, rate=16000, **kwargs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, 0.1 * np.sin(np.arange(int(seconds * rate)) / 7).astype(np.float32), rate, **kwargs)
+    return path
+
+
+def manifest(out, split):
+    return [json.loads(line) for line in (out / f"{split}.jsonl").read_text().splitlines()]
+
+
+def test_librispeech(tmp_path):
+    root = tmp_path / "LibriSpeech"
+    chapter = root / "dev-clean" / "84" / "121123"
+    for i in range(3):
+        tone(chapter / f"84-121123-000{i}.flac", seconds=1 + i, format="FLAC")
+    (chapter / "84-121123.trans.txt").write_text(
+        "84-121123-0000 GO DO YOU HEAR\n84-121123-0001 BUT IN LESS THAN FIVE MINUTES\n"
+        "84-121123-0002 THE STAIRCASE GROANED\nMALFORMED\n84-121123-0009 NO AUDIO FOR THIS ONE\n")
+    report, paths = prepare_corpus("librispeech", tmp_path, tmp_path / "out")
+    entries = manifest(tmp_path / "out", "dev-clean")
+    assert [e["text"] for e in entries] == ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES", "THE STAIRCASE GROANED"]
+    assert [e["duration"] for e in entries] == [1.0, 2.0, 3.0] and entries[0]["speaker"] == "84"
+    assert report.skipped["malformed transcript line"] == [f"{chapter / '84-121123.trans.txt'}:4"]
+    assert len(report.skipped["audio file missing"]) == 1
+    assert "dev-clean" in report.summary() and "skipped 2 item(s)" in report.summary()
+    assert [u.text for u in read_manifest(paths[0])][0] == "GO DO YOU HEAR"
+
+
+def test_mini_librispeech_subset_names(tmp_path):
+    chapter = tmp_path / "train-clean-5" / "1088" / "134315"
+    tone(chapter / "1088-134315-0000.flac", format="FLAC")
+    (chapter / "1088-134315.trans.txt").write_text("1088-134315-0000 AS YOU KNOW\n")
+    prepare_corpus("mini_librispeech", tmp_path, tmp_path / "out")
+    assert manifest(tmp_path / "out", "train-clean-5")[0]["text"] == "AS YOU KNOW"
+
+
+def test_commonvoice(tmp_path):
+    root = tmp_path / "cv-corpus" / "en"
+    tone(root / "clips" / "common_voice_en_1.mp3", seconds=1.5, format="MP3")
+    tone(root / "clips" / "common_voice_en_2.mp3", format="MP3")
+    header = "client_id\tpath\tsentence_id\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tlocale\n"
+    (root / "train.tsv").write_text(header + "abc\tcommon_voice_en_1.mp3\t1\tHello there, friend!\t2\t0\t\t\t\ten\n"
+                                    "def\tcommon_voice_en_2.mp3\t2\t日本語\t2\t0\t\t\t\ten\nshort\trow\n")
+    (root / "test.tsv").write_text(header + "abc\tcommon_voice_en_9.mp3\t3\tMissing clip\t2\t0\t\t\t\ten\n")
+    report, _ = prepare_corpus("commonvoice", root, tmp_path / "out")
+    (entry,) = manifest(tmp_path / "out", "train")
+    assert entry["text"] == "Hello there, friend!" and entry["speaker"] == "abc"
+    assert abs(entry["duration"] - 1.5) < 0.1
+    assert any("outside the vocabulary" in reason for reason in report.skipped)
+    assert report.skipped["malformed table row"] == [f"{root / 'train.tsv'}:4"]
+    assert report.skipped["audio file missing"] == [f"{root / 'test.tsv'}:2"]
+
+
+def test_ljspeech(tmp_path):
+    root = tmp_path / "LJSpeech-1.1"
+    lines = []
+    for i in range(40):
+        tone(root / "wavs" / f"LJ001-{i:04d}.wav", seconds=0.3, rate=22050)
+        lines.append(f"LJ001-{i:04d}|Printing, in the only sense {i}|Printing, in the only sense number {i}")
+    (root / "metadata.csv").write_text("\n".join(lines + ["broken line"]) + "\n")
+    report, _ = prepare_corpus("ljspeech", root, tmp_path / "out")
+    splits = {s: manifest(tmp_path / "out", s) for s in report.splits}
+    assert sum(len(v) for v in splits.values()) == 40 and len(splits["train"]) > 30
+    assert splits["train"][0]["text"].startswith("Printing, in the only sense number")
+    again, _ = prepare_corpus("ljspeech", root, tmp_path / "out2")
+    assert {s: len(v) for s, v in again.splits.items()} == {s: len(v) for s, v in splits.items()}, "stable split"
+    assert len(report.skipped["malformed metadata line"]) == 1
+
+
+def test_tedlium_segments(tmp_path):
+    root = tmp_path / "TEDLIUM_release-3" / "legacy"
+    tone(root / "dev" / "sph" / "Talk1.sph", seconds=6.0, format="NIST", subtype="PCM_16")
+    (root / "dev" / "stm").mkdir(parents=True)
+    (root / "dev" / "stm" / "Talk1.stm").write_text(
+        "Talk1 1 Talk1 0.50 2.00 <o,f0,male> it 's a talk\n"
+        "Talk1 1 inter_segment_gap 2.00 2.50 <o,,unknown> ignore_time_segment_in_scoring\n"
+        "Talk1 1 Talk1 2.50 5.25 <o,f0,male> we do n't know <unk> things\n"
+        "Talk1 1 Talk1 3.00 5.75 <o,f0,male> we don 't stop\n")
+    report, _ = prepare_corpus("tedlium", tmp_path / "TEDLIUM_release-3", tmp_path / "out")
+    entries = manifest(tmp_path / "out", "dev")
+    assert [(e["text"], e["offset"], e["duration"]) for e in entries] == [("it's a talk", 0.5, 1.5),
+                                                                          ("we don't stop", 3.0, 2.75)]
+    assert len(report.skipped["segment marked ignore_time_segment_in_scoring"]) == 1
+    assert len(report.skipped["transcript has an <unk> word"]) == 1
+    (utt,) = [u for u in read_manifest(tmp_path / "out" / "dev.jsonl") if u.offset == 0.5]
+    from asr.data import SpeechDataset
+    from asr.features import FeatureConfig
+    from asr.text import CharTokenizer
+    feats, _, text, _ = SpeechDataset([utt], CharTokenizer(), FeatureConfig())[0]
+    assert text == "it's a talk" and feats.shape[0] == 151  # 1.5 s of the talk at 10 ms
+
+
+def test_asterisk_split_by_prompt_text(tmp_path):
+    root = tmp_path / "sounds"
+    names = {"thanks": "Thank you.", "thanks-again": "Thank you!", "digits/5": "5", "beep": "[a beep tone]",
+             "letters/at": "at [@]", "gone": "A prompt without audio."}
+    for name in names:
+        if name != "gone":
+            tone(root / f"{name}.wav", rate=8000)
+    text = "; Core sounds\n\n" + "".join(f"{k}: {v}\n" for k, v in names.items()) + "no colon here\n"
+    transcripts = tmp_path / "core-sounds-en.txt.gz"
+    with gzip.open(transcripts, "wt") as f:
+        f.write(text)
+    report, _ = prepare_corpus("asterisk", root, tmp_path / "out", transcripts=transcripts)
+    kept = {e["id"]: (split, e["text"]) for split, es in report.splits.items() for e in es}
+    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at"}
+    assert kept["thanks"][0] == kept["thanks-again"][0], "same text, same split"
+    assert kept["letters/at"][1] == "at" and kept["digits/5"][1] == "5"
+    assert len(report.skipped["non-speech prompt (bracketed description only)"]) == 1
+    assert len(report.skipped["malformed transcript line"]) == 1
+    assert len(report.skipped["audio file missing"]) == 1
+
+
+@pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite") and shutil.which("bible")),
+                    reason="needs espeak-ng, flite and bible-kjv (apt install espeak-ng flite bible-kjv)")
+def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
+    report, _ = prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", hours=0.005, seed=3, jobs=2)
+    again, _ = prepare_corpus("synthetic", tmp_path / "b", tmp_path / "b", hours=0.005, seed=3, jobs=2)
+    assert manifest(tmp_path / "a", "train") == manifest(tmp_path / "b", "train")
+    from asr.corpora.synthetic import HELD_OUT_VOICES
+    held_out = {e["speaker"].split("+")[0] for e in report.splits["test_voices"]}
+    trained = {e["speaker"].split("+")[0] for e in report.splits["train"]}
+    assert held_out <= HELD_OUT_VOICES and not trained & HELD_OUT_VOICES
+    texts = {s: {e["text"] for e in es} for s, es in report.splits.items()}
+    assert not texts["train"] & texts["test_voices"] and not texts["train"] & texts["dev"]
+    entry = manifest(tmp_path / "a", "train")[0]
+    assert not entry["audio_filepath"].startswith("/"), "generated audio is relative to its manifest"
+    assert soundfile.info(str(tmp_path / "a" / entry["audio_filepath"])).samplerate == 16000
+
+
+def test_cli_prepare_and_errors(tmp_path, capsys):
+    chapter = tmp_path / "dev-clean" / "1" / "2"
+    tone(chapter / "1-2-0.flac", format="FLAC")
+    (chapter / "1-2.trans.txt").write_text("1-2-0 HELLO\n")
+    assert asr_main(["prepare", "librispeech", "--root", str(tmp_path), "--out", str(tmp_path / "m")]) == 0
+    assert "1 utterances" in capsys.readouterr().out.replace("        1 utterances", "1 utterances")
+    assert asr_main(["prepare", "ljspeech", "--root", str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
+    assert "nothing: no such directory" in capsys.readouterr().err
+    assert asr_main(["prepare", "commonvoice", "--root", str(tmp_path), "--out", str(tmp_path), "--download"]) == 2
+    assert "no public download" in capsys.readouterr().err

@@ -1,0 +1,173 @@
+"""Bucketed batching, SortaGrad, rank sharding, augmentation and the downloader."""
+
+import hashlib
+import http.server
+import io
+import math
+import tarfile
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from asr.augment import AugmentConfig, WaveAugment, colored_noise, synthetic_rir
+from asr.corpora.download import DownloadError, extract, fetch
+from asr.data import SpeechDataset, collate, read_manifest
+from asr.features import FeatureConfig
+from asr.sampler import BucketBatchSampler
+from asr.text import CharTokenizer
+from tests.asr.synth import write_tone_corpus
+
+DURATIONS = [1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 0.5, 1.5, 2.5]
+
+
+def batches(sampler):
+    return [[i for i, _ in batch] for batch in sampler]
+
+
+def test_batches_respect_padded_budget_and_cover_everything():
+    sampler = BucketBatchSampler(DURATIONS, max_batch_seconds=10.0, seed=1)
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        got = batches(sampler)
+        assert sorted(i for b in got for i in b) == list(range(len(DURATIONS)))
+        for b in got:
+            assert max(DURATIONS[i] for i in b) * len(b) <= 10.0 or len(b) == 1
+        assert len(got) == len(sampler)
+
+
+def test_sortagrad_first_epoch_shortest_first_then_shuffled():
+    sampler = BucketBatchSampler(DURATIONS, max_batch_seconds=10.0, seed=1)
+    first = batches(sampler)
+    longest = [max(DURATIONS[i] for i in b) for b in first]
+    assert longest == sorted(longest)
+    sampler.set_epoch(1)
+    later = [max(DURATIONS[i] for i in b) for b in batches(sampler)]
+    assert later != sorted(later)
+
+
+def test_deterministic_for_seed_and_epoch():
+    a, b = BucketBatchSampler(DURATIONS, 10.0, seed=5), BucketBatchSampler(DURATIONS, 10.0, seed=5)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    assert batches(a) == batches(b)
+    b.set_epoch(3)
+    assert batches(a) != batches(b)
+
+
+def test_ranks_split_batches_evenly_without_overlap():
+    ranks = [BucketBatchSampler(DURATIONS, 6.0, seed=0, num_replicas=2, rank=r) for r in range(2)]
+    for r in ranks:
+        r.set_epoch(1)
+    got = [batches(r) for r in ranks]
+    assert len(got[0]) == len(got[1]) == len(ranks[0])
+    seen = [i for rank in got for b in rank for i in b]
+    assert len(seen) == len(set(seen))
+
+
+def test_loader_is_deterministic_across_worker_counts(tmp_path):
+    manifest = write_tone_corpus(tmp_path, ["abc", "bad", "cab", "ace", "bee", "dad"])
+    utts = read_manifest(manifest)
+    aug = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, reverb_prob=0.5)
+    results = []
+    for workers in (0, 2):
+        sampler = BucketBatchSampler([u.duration for u in utts], 3.0, seed=7)
+        sampler.set_epoch(1)
+        loader = DataLoader(SpeechDataset(utts, CharTokenizer(), FeatureConfig(), aug, seed=7), batch_sampler=sampler,
+                            num_workers=workers, collate_fn=collate)
+        results.append([(b["ids"], b["feats"]) for b in loader])
+    assert [ids for ids, _ in results[0]] == [ids for ids, _ in results[1]]
+    for (_, a), (_, b) in zip(*results):
+        torch.testing.assert_close(a, b)
+
+
+def test_speed_perturbation_changes_length():
+    wave = torch.randn(16000)
+    aug = WaveAugment(AugmentConfig(speed_factors=(0.9, 1.1)), 16000)
+    lengths = {aug(wave, torch.Generator().manual_seed(s)).numel() for s in range(20)}
+    assert lengths == {math.ceil(16000 / 0.9), math.ceil(16000 / 1.1)}
+
+
+def test_noise_reaches_requested_snr():
+    wave = torch.sin(torch.arange(16000) / 5.0)
+    aug = WaveAugment(AugmentConfig(speed_factors=(), noise_prob=1.0, snr_db=(10.0, 10.0)), 16000)
+    noisy = aug(wave, torch.Generator().manual_seed(0))
+    snr = 10 * torch.log10(wave.pow(2).sum() / (noisy - wave).pow(2).sum())
+    assert abs(snr.item() - 10.0) < 0.1
+
+
+def test_colored_noise_slopes_and_rir_decay():
+    g = torch.Generator().manual_seed(0)
+    brown = torch.fft.rfft(colored_noise(32000, 2.0, g)).abs().pow(2)
+    assert brown[100:200].mean() > 20 * brown[5000:6000].mean()
+    rir = synthetic_rir(16000, 0.5, g)
+    energy = rir[1:].pow(2)
+    first, last = energy[:800].sum(), energy[-800:].sum()
+    assert rir[0] == rir.abs().max() and first > 100 * last
+
+
+def test_augmentation_off_is_identity():
+    wave = torch.randn(8000)
+    aug = WaveAugment(AugmentConfig(speed_factors=()), 16000)
+    assert torch.equal(aug(wave, torch.Generator()), wave)
+
+
+@pytest.fixture
+def http_root(tmp_path):
+    """A loopback HTTP server (Range requests supported) serving tmp_path/www."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def send_head(self):
+            path = www / self.path.lstrip("/")
+            data = path.read_bytes()
+            start = int(self.headers["Range"].split("=")[1].split("-")[0]) if "Range" in self.headers else 0
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            return io.BytesIO(data[start:])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def make_archive(path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = np.arange(50000, dtype=np.int32).tobytes()
+        info = tarfile.TarInfo("Corpus/data.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def test_download_resumes_verifies_and_extracts(http_root, tmp_path):
+    www, url = http_root
+    sha = make_archive(www / "corpus.tar.gz")
+    dest = tmp_path / "dl" / "corpus.tar.gz"
+    dest.parent.mkdir()
+    full = (www / "corpus.tar.gz").read_bytes()
+    dest.with_name("corpus.tar.gz.part").write_bytes(full[:1000])  # an interrupted earlier download
+    assert fetch(f"{url}/corpus.tar.gz", dest, sha).read_bytes() == full
+    extract(dest, tmp_path / "dl")
+    assert (tmp_path / "dl" / "Corpus" / "data.bin").stat().st_size == 200000
+
+
+def test_download_checksum_mismatch_removes_partial(http_root, tmp_path):
+    www, url = http_root
+    make_archive(www / "corpus.tar.gz")
+    dest = tmp_path / "corpus.tar.gz"
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        fetch(f"{url}/corpus.tar.gz", dest, "0" * 64)
+    assert not dest.exists() and not dest.with_name("corpus.tar.gz.part").exists()
