@@ -4,6 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from asr.formats import FORMATS
 from asr.transcribe import DEFAULT_MODEL
 
 
@@ -36,38 +37,105 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+def _decoding(args) -> dict:
+    if not args.lm:
+        return {}
+    return {"lm": args.lm, "beam_size": args.beam_size, "lm_weight": args.lm_weight, "word_score": args.word_score}
+
+
+def _add_decoding_flags(p) -> None:
+    p.add_argument("--lm", help="ARPA word LM (from `asr lm build`): beam search instead of greedy decoding")
+    p.add_argument("--beam-size", type=int, default=50, help="with --lm: hypotheses kept per frame")
+    p.add_argument("--lm-weight", type=float, default=1.0, help="with --lm: weight of the LM score")
+    p.add_argument("--word-score", type=float, default=0.0, help="with --lm: score added per word")
+
+
+def cmd_lm_build(args) -> int:
+    from asr.lm import build_arpa
+    summary = build_arpa(args.text, args.order, args.out)
+    print(f"wrote {args.out}: order {args.order}, {summary['sentences']} sentences, "
+          f"{summary['vocabulary']} unigrams, n-grams per order {summary['ngrams']}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from asr.evaluate import evaluate
-    scores = evaluate(args.model, args.manifest, args.device, args.batch_size)
+    scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
     for line in scores["failed"]:
         print(line, file=sys.stderr)
     print(f"WER {scores['wer']:.2%}  CER {scores['cer']:.2%}  ({scores['utterances']} utterances)")
     return 1 if scores["failed"] else 0
 
 
-def expand_inputs(paths: list[str]) -> list[Path]:
-    """Files as given; directories searched recursively for audio files, in sorted order."""
+def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
+    """Files as given; directories searched recursively for audio files, in sorted order;
+    a .jsonl manifest becomes its utterances; `-` is one file read from standard input."""
     from asr.audio import is_audio_path
+    from asr.data import read_manifest
     out = []
-    for p in map(Path, paths):
-        out += sorted(f for f in p.rglob("*") if f.is_file() and is_audio_path(f)) if p.is_dir() else [p]
+    for name in paths:
+        path = Path(name)
+        if name == "-":
+            target = stdin_dir / "stdin"
+            target.write_bytes(sys.stdin.buffer.read())
+            out.append(target)
+        elif path.is_dir():
+            out += sorted(f for f in path.rglob("*") if f.is_file() and is_audio_path(f))
+        elif path.suffix == ".jsonl":
+            out += read_manifest(path)
+        else:
+            out.append(path)
     return out
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def cmd_transcribe(args) -> int:
+    import tempfile
+    import time
+
     from asr.audio import AudioError
+    from asr.formats import render
     from asr.transcribe import Transcriber
     model = Path(args.model) if args.model else DEFAULT_MODEL
     if not args.model and not DEFAULT_MODEL.exists():
         return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
-    transcriber = Transcriber(model, args.device, args.batch_size)
-    failures = 0
-    for path, result in transcriber.transcribe(expand_inputs(args.paths)):
-        if isinstance(result, AudioError):
-            failures += 1
-            print(f"asr: {result}", file=sys.stderr)
-        else:
-            print(f"{path}\t{result}", flush=True)
+    transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
+    out_dir = Path(args.output) if args.output else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failures, audio_seconds, start = 0, 0.0, time.time()
+    with tempfile.TemporaryDirectory() as stdin_dir:
+        if args.format == "json" and not out_dir:
+            print("[")
+        first = True
+        for _, result in transcriber.transcribe(expand_inputs(args.paths, Path(stdin_dir))):
+            if isinstance(result, AudioError):
+                failures += 1
+                print(f"asr: {result}", file=sys.stderr)
+                continue
+            if result.source.startswith(stdin_dir):
+                result.source = "-"
+            audio_seconds += result.duration
+            text = render(result, args.format)
+            if out_dir:
+                stem = Path(result.source).stem if result.source != "-" else "stdin"
+                _write_atomic(out_dir / f"{stem}.{args.format}", text)
+            elif args.format == "json":
+                print(("" if first else ",\n") + text.rstrip(), end="", flush=True)
+            else:
+                print(text, end="" if args.format in ("txt", "jsonl") else "\n", flush=True)
+            first = False
+        if args.format == "json" and not out_dir:
+            print("\n]")
+    if args.verbose:
+        elapsed = time.time() - start
+        print(f"asr: {audio_seconds:.1f} s of audio in {elapsed:.1f} s, real-time factor "
+              f"{elapsed / max(audio_seconds, 1e-9):.3f}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -81,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=5")
     p.add_argument("--resume", help="continue from this checkpoint (its own config is used; train.epochs may grow)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("lm", help="language models for beam search", formatter_class=fmt)
+    lm_sub = p.add_subparsers(dest="lm_command", required=True)
+    p = lm_sub.add_parser("build", help="Kneser-Ney word n-gram LM from a text file, as ARPA", formatter_class=fmt)
+    p.add_argument("text", help="one sentence per line; normalised as training targets are")
+    p.add_argument("--order", type=int, default=3, help="n-gram order")
+    p.add_argument("--out", required=True, help="ARPA file to write")
+    p.set_defaults(func=cmd_lm_build)
 
     p = sub.add_parser("prepare", help="write JSON Lines manifests for a corpus", formatter_class=fmt)
     p.add_argument("corpus", choices=["librispeech", "mini_librispeech", "commonvoice", "ljspeech", "tedlium",
@@ -100,13 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=int, default=8, help="utterances per forward pass")
+    _add_decoding_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("transcribe", help="print `path<TAB>text` for each audio file", formatter_class=fmt)
-    p.add_argument("paths", nargs="+", help="audio files or directories (searched recursively)")
+    p.add_argument("paths", nargs="+", help="audio files, directories (searched recursively), .jsonl manifests, "
+                   "or - for one file on standard input")
     p.add_argument("--model", help=f"checkpoint file (default: the bundled model, {DEFAULT_MODEL.name})")
+    p.add_argument("--format", default="txt", choices=FORMATS, help="txt is path<TAB>text; json/jsonl add words "
+                   "with start, end and confidence; srt/vtt are subtitles")
+    p.add_argument("--output", help="write one file per input into this folder instead of standard output")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=8, help="files per forward pass")
+    p.add_argument("--batch-size", type=int, default=8, help="files (or windows of a long file) per forward pass")
+    p.add_argument("--chunk-seconds", type=float, default=30.0, help="longer audio is decoded in overlapping windows")
+    p.add_argument("--verbose", action="store_true", help="report the real-time factor on stderr")
+    _add_decoding_flags(p)
     p.set_defaults(func=cmd_transcribe)
     return parser
 

@@ -1,7 +1,9 @@
 """Turning CTC log-probabilities into text."""
 
 import torch
+import torchaudio.functional as AF
 
+from asr.formats import Word
 from asr.text import CharTokenizer
 
 
@@ -13,3 +15,64 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: Cha
         ids = torch.unique_consecutive(ids[:n]).tolist()
         texts.append(" ".join(tokenizer.decode(i for i in ids if i != tokenizer.blank).split()))
     return texts
+
+
+def word_timestamps(log_probs: torch.Tensor, text: str, tokenizer: CharTokenizer, frame_seconds: float) -> list[Word]:
+    """Words of `text` with times and confidences, from CTC forced alignment of its characters to
+    the frames of log_probs [T, V] (torchaudio's forced_align). A word spans its first to last
+    character's frames; its confidence is the mean posterior of its characters."""
+    if not text:
+        return []
+    targets = torch.tensor([tokenizer.encode(text)], dtype=torch.int32)
+    alignment, scores = AF.forced_align(log_probs[None].float().cpu(), targets, blank=tokenizer.blank)
+    spans = AF.merge_tokens(alignment[0], scores[0].exp(), blank=tokenizer.blank)
+    space = tokenizer.index[" "]
+    words, chars = [], []
+    for span in spans + [None]:
+        if span is not None and span.token != space:
+            chars.append(span)
+            continue
+        if chars:
+            words.append(Word(tokenizer.decode(s.token for s in chars), round(chars[0].start * frame_seconds, 3),
+                              round(chars[-1].end * frame_seconds, 3),
+                              round(sum(s.score for s in chars) / len(chars), 3)))
+        chars = []
+    return words
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search with a word n-gram LM over a lexicon.
+
+    torchaudio's `ctc_decoder` (flashlight-text) rather than pyctcdecode: it is torchaudio's own
+    maintained API, runs in C++, and reads the ARPA file `asr lm build` writes (KenLM is built
+    into flashlight-text), so nothing needs compiling. The lexicon is the LM's vocabulary spelled
+    in our characters; words the tokenizer cannot spell are left out.
+    """
+
+    def __init__(self, tokenizer: CharTokenizer, lm_path, beam_size: int = 50, lm_weight: float = 1.0,
+                 word_score: float = 0.0):
+        import tempfile
+
+        from torchaudio.models.decoder import ctc_decoder
+
+        from asr.lm import arpa_vocabulary
+        self.settings = {"method": "beam", "lm": str(lm_path), "beam_size": beam_size, "lm_weight": lm_weight,
+                         "word_score": word_score}
+        words = [w for w in arpa_vocabulary(lm_path) if w and not tokenizer.unknown_chars(w) and " " not in w]
+        if not words:
+            raise ValueError(f"{lm_path}: no word of the LM can be spelled with the model's characters")
+        with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False) as f:
+            f.writelines(f"{w}\t{' '.join(w)} |\n" for w in words)
+            self._lexicon = f.name
+        tokens = ["-"] + ["|" if ch == " " else ch for ch in tokenizer.vocab]
+        self.decoder = ctc_decoder(lexicon=self._lexicon, tokens=tokens, lm=str(lm_path), beam_size=beam_size,
+                                   lm_weight=lm_weight, word_score=word_score, blank_token="-", sil_token="|")
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        hypotheses = self.decoder(log_probs.float().cpu().contiguous(), lengths.cpu().to(torch.int32))
+        return [" ".join(h[0].words) if h else "" for h in hypotheses]
+
+    def __del__(self):
+        import os
+        if getattr(self, "_lexicon", None):
+            os.unlink(self._lexicon)

@@ -1,66 +1,129 @@
-"""Files in, text out: batching, features and greedy decoding around a loaded checkpoint."""
+"""Audio in, transcripts out: batching of short files, overlapping windows for long ones, greedy
+CTC decoding, and word timestamps with confidences from CTC forced alignment."""
 
+import math
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import torch
 
-from asr.audio import AudioError, load_audio
+from asr.audio import AudioError, duration_seconds, load_audio
 from asr.checkpoint import load_model
 from asr.data import Utterance
-from asr.decoding import greedy_decode
+from asr.decoding import BeamSearchDecoder, greedy_decode, word_timestamps
 from asr.features import LogMel
+from asr.formats import Transcript, Word
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
 
 
 class Transcriber:
     """Example:
-        >>> for path, text in Transcriber("model.pt").transcribe(["a.wav", "b.flac"]):
-        ...     print(path, text)
+        >>> for item, result in Transcriber("model.pt").transcribe(["a.wav", "b.flac"]):
+        ...     print(item, result.text)
+
+    Audio longer than `chunk_seconds` is read and decoded one window at a time; windows overlap
+    by `overlap_seconds` and each word is kept from the window where its midpoint lies farthest
+    from a window edge, so no word is duplicated or dropped at a seam. Memory is bounded by one
+    batch of windows: about batch_size × chunk_seconds of audio and its activations, whatever the
+    file's length.
     """
 
-    def __init__(self, checkpoint, device: str = "cpu", batch_size: int = 8):
+    def __init__(self, checkpoint, device: str = "cpu", batch_size: int = 8, chunk_seconds: float = 30.0,
+                 overlap_seconds: float = 4.0, lm=None, beam_size: int = 50, lm_weight: float = 1.0,
+                 word_score: float = 0.0):
         self.model, self.cfg, self.tokenizer, _ = load_model(checkpoint, device)
+        self.name = Path(checkpoint).name
         self.device = torch.device(device)
         self.logmel = LogMel(self.cfg.features)
         self.batch_size = batch_size
+        if not 0 <= overlap_seconds < chunk_seconds / 2:
+            raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds/2), got {overlap_seconds}")
+        self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
+        self.frame_seconds = self.cfg.features.hop_ms / 1000 * self.cfg.model.subsample
+        self.beam = BeamSearchDecoder(self.tokenizer, lm, beam_size, lm_weight, word_score) if lm else None
+        self.decoding = self.beam.settings if self.beam else {"method": "greedy"}
+
+    def _load(self, item, offset: float = 0.0, duration: float | None = None) -> torch.Tensor:
+        if isinstance(item, Utterance):
+            offset, duration = item.offset, item.duration if item.offset else None
+            item = item.audio_filepath
+        return load_audio(item, self.cfg.features.sample_rate, offset, duration)
 
     @torch.no_grad()
-    def transcribe_features(self, feats: list[torch.Tensor]) -> list[str]:
+    def _decode(self, waves: list[torch.Tensor]) -> list[tuple[str, list[Word]]]:
+        feats = [self.logmel(w) for w in waves]
         lengths = torch.tensor([f.shape[0] for f in feats])
         padded = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
         for i, f in enumerate(feats):
             padded[i, : f.shape[0]] = f
         log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
-        return greedy_decode(log_probs, out_lengths, self.tokenizer)
+        log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
+        texts = (self.beam or partial(greedy_decode, tokenizer=self.tokenizer))(log_probs, out_lengths)
+        return [(text, word_timestamps(lp[:n], text, self.tokenizer, self.frame_seconds))
+                for lp, n, text in zip(log_probs, out_lengths.tolist(), texts)]
 
-    def _features(self, item) -> torch.Tensor:
-        if isinstance(item, Utterance):
-            duration = item.duration if item.offset else None
-            wave = load_audio(item.audio_filepath, self.cfg.features.sample_rate, item.offset, duration)
-        else:
-            wave = load_audio(item, self.cfg.features.sample_rate)
-        with torch.no_grad():
-            return self.logmel(wave)
+    def _windows(self, duration: float) -> list[tuple[float, float, float, float]]:
+        """(offset, length, keep_from, keep_to) per window: a word whose midpoint lies in
+        [keep_from, keep_to) belongs to that window."""
+        if duration <= self.chunk_seconds:
+            return [(0.0, duration, -math.inf, math.inf)]
+        step = self.chunk_seconds - self.overlap_seconds
+        count = math.ceil((duration - self.overlap_seconds) / step)
+        windows = []
+        for k in range(count):
+            offset = k * step
+            keep_from = -math.inf if k == 0 else offset + self.overlap_seconds / 2
+            keep_to = math.inf if k == count - 1 else offset + step + self.overlap_seconds / 2
+            windows.append((offset, min(self.chunk_seconds, duration - offset), keep_from, keep_to))
+        return windows
 
-    def transcribe(self, items: Iterable) -> Iterator[tuple[object, str | AudioError]]:
-        """items: paths, or manifest Utterances (which may be segments of a longer file).
-        Yields (item, text) in input order; an item whose audio cannot be read yields its
+    def _transcribe_long(self, item, duration: float, windows) -> Transcript:
+        words = []
+        for first in range(0, len(windows), self.batch_size):
+            batch = windows[first: first + self.batch_size]
+            waves = [self._load(item, offset, length) for offset, length, _, _ in batch]
+            for (offset, _, keep_from, keep_to), (_, window_words) in zip(batch, self._decode(waves)):
+                for w in window_words:
+                    w.start, w.end = round(w.start + offset, 3), round(w.end + offset, 3)
+                    if keep_from <= (w.start + w.end) / 2 < keep_to:
+                        words.append(w)
+        return self._transcript(item, " ".join(w.word for w in words), duration, words)
+
+    def _transcript(self, item, text, duration, words) -> Transcript:
+        source = item.audio_filepath if isinstance(item, Utterance) else str(item)
+        return Transcript(source, text, round(duration, 3), words, self.name, self.decoding)
+
+    def transcribe(self, items: Iterable) -> Iterator[tuple[object, Transcript | AudioError]]:
+        """items: paths, or manifest Utterances (possibly segments of a longer file). Yields
+        (item, Transcript) in input order; an item whose audio cannot be read yields its
         AudioError instead, and the others are still transcribed."""
-        pending: list[tuple[object, torch.Tensor | AudioError]] = []
+        pending: list[tuple[object, torch.Tensor]] = []
         for item in items:
             try:
-                pending.append((item, self._features(item)))
+                duration = item.duration if isinstance(item, Utterance) else duration_seconds(item)
+                windows = self._windows(duration)
+                wave = self._load(item) if len(windows) == 1 else None
             except AudioError as error:
-                pending.append((item, error))
-            if sum(not isinstance(item, AudioError) for _, item in pending) >= self.batch_size:
+                yield from self._flush(pending)
+                pending = []
+                yield item, error
+                continue
+            if wave is None:
+                yield from self._flush(pending)
+                pending = []
+                yield item, self._transcribe_long(item, duration, windows)
+                continue
+            pending.append((item, wave))
+            if len(pending) >= self.batch_size:
                 yield from self._flush(pending)
                 pending = []
         yield from self._flush(pending)
 
     def _flush(self, pending):
-        good = [item for _, item in pending if not isinstance(item, AudioError)]
-        texts = iter(self.transcribe_features(good)) if good else iter(())
-        for source, item in pending:
-            yield source, item if isinstance(item, AudioError) else next(texts)
+        if not pending:
+            return
+        results = self._decode([wave for _, wave in pending])
+        for (item, wave), (text, words) in zip(pending, results):
+            yield item, self._transcript(item, text, wave.numel() / self.cfg.features.sample_rate, words)

@@ -1,6 +1,7 @@
 """End to end: a tiny model trained on generated utterances transcribes them exactly, and the
 `asr` command line does what its help says, bad input included."""
 
+import json
 import subprocess
 import sys
 
@@ -49,7 +50,7 @@ def test_trained_model_reproduces_transcripts(trained):
     folder, manifest, checkpoint = trained
     assert checkpoint.name == "epoch-100.pt" and (folder / "run" / "epoch-1.pt").exists()
     paths = [folder / "data" / f"utt{i}.wav" for i in range(len(TEXTS))]
-    assert [text for _, text in Transcriber(checkpoint, batch_size=4).transcribe(paths)] == TEXTS
+    assert [r.text for _, r in Transcriber(checkpoint, batch_size=4).transcribe(paths)] == TEXTS
     scores = evaluate(checkpoint, manifest)
     assert scores["wer"] == 0.0 and scores["cer"] == 0.0 and scores["utterances"] == len(TEXTS)
 
@@ -74,6 +75,65 @@ def test_cli_transcribe_directory_and_evaluate(trained):
     assert [line.split("\t")[1] for line in result.stdout.splitlines()] == TEXTS
     result = asr_cli("evaluate", "--model", checkpoint, "--manifest", manifest)
     assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (6 utterances)" in result.stdout
+
+
+@pytest.mark.slow
+def test_words_are_ordered_and_inside_the_audio(trained):
+    folder, _, checkpoint = trained
+    (_, result), = Transcriber(checkpoint).transcribe([folder / "data" / "utt1.wav"])  # "bad cab"
+    assert [w.word for w in result.words] == ["bad", "cab"]
+    assert 0 <= result.words[0].start < result.words[0].end <= result.words[1].start < result.words[1].end
+    assert result.words[1].end <= result.duration + 0.04 and all(0 < w.confidence <= 1 for w in result.words)
+
+
+def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch):
+    """Seams only: a stand-in decoder hears the words of a known schedule that a window contains,
+    and garbles words cut by the window's edges, as a real model does."""
+    import random
+
+    from asr.formats import Word
+    _, _, checkpoint = trained
+    rng, t, truth = random.Random(0), 0.3, []
+    for i in range(300):  # about ten minutes of "speech"
+        length = rng.uniform(0.2, 0.9)
+        truth.append(Word(f"w{i}", round(t, 3), round(t + length, 3), 1.0))
+        t += length + rng.uniform(0.05, 1.5)
+    transcriber = Transcriber(checkpoint, batch_size=4, chunk_seconds=20.0, overlap_seconds=4.0)
+    monkeypatch.setattr(transcriber, "_load", lambda item, offset=0.0, duration=None: (offset, duration))
+
+    def hear(windows):
+        out = []
+        for offset, length in windows:
+            seen = [Word(w.word if offset <= w.start and w.end <= offset + length else "garbled",
+                         max(w.start, offset) - offset, min(w.end, offset + length) - offset, 1.0)
+                    for w in truth if w.end > offset and w.start < offset + length]
+            out.append((" ".join(w.word for w in seen), seen))
+        return out
+
+    monkeypatch.setattr(transcriber, "_decode", hear)
+    result = transcriber._transcribe_long("long.wav", t, transcriber._windows(t))
+    assert [w.word for w in result.words] == [w.word for w in truth]
+    assert [w.start for w in result.words] == pytest.approx([w.start for w in truth], abs=1e-3)
+
+
+@pytest.mark.slow
+def test_cli_formats_stdin_manifest_and_output_dir(trained, tmp_path):
+    folder, manifest, checkpoint = trained
+    wav = folder / "data" / "utt3.wav"
+    with open(wav, "rb") as f:
+        result = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "-", "--model", str(checkpoint),
+                                 "--format", "jsonl"], stdin=f, capture_output=True, text=True, timeout=300)
+    row = json.loads(result.stdout)
+    assert result.returncode == 0 and row["source"] == "-" and row["text"] == "face"
+    assert [w["word"] for w in row["words"]] == ["face"]
+    result = asr_cli("transcribe", manifest, "--model", checkpoint, "--format", "srt", "--output", tmp_path / "subs",
+                     "--verbose")
+    assert result.returncode == 0 and "real-time factor" in result.stderr
+    files = sorted(p.name for p in (tmp_path / "subs").iterdir())
+    assert files == [f"utt{i}.srt" for i in range(len(TEXTS))]
+    assert (tmp_path / "subs" / "utt1.srt").read_text().startswith("1\n00:00:00,")
+    result = asr_cli("transcribe", wav, "--model", checkpoint, "--format", "json")
+    assert json.loads(result.stdout)[0]["text"] == "face"
 
 
 def test_cli_train_runs_and_checkpoints(tmp_path):

@@ -49,3 +49,18 @@ def test_error_rates_match_hand_counts():
     scores = error_rates(["the cat sat", "hello"], ["the bat sat down", "Hello!"])
     assert scores["wer"] == pytest.approx(2 / 4)  # one substitution, one insertion over 4 words
     assert scores["cer"] == pytest.approx(6 / 16)  # c->b, then " down" inserted, over 11 + 5 chars
+
+
+def test_word_timestamps_from_hand_made_emissions():
+    import torch
+
+    from asr.decoding import word_timestamps
+    tok = CharTokenizer("ab ")
+    # 40 ms frames: blank a a b blank blank space blank b b blank blank  -> "ab b"
+    path = [0, 1, 1, 2, 0, 0, 3, 0, 2, 2, 0, 0]
+    log_probs = torch.full((len(path), 4), -8.0)
+    log_probs[torch.arange(len(path)), torch.tensor(path)] = -0.05
+    words = word_timestamps(log_probs, "ab b", tok, frame_seconds=0.04)
+    assert [(w.word, w.start, w.end) for w in words] == [("ab", 0.04, 0.16), ("b", 0.32, 0.40)]
+    assert all(abs(w.confidence - torch.tensor(-0.05).exp().item()) < 1e-3 for w in words)
+    assert word_timestamps(log_probs, "", tok, 0.04) == []

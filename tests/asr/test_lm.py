@@ -1,0 +1,81 @@
+import math
+import random
+
+import pytest
+import torch
+
+from asr.cli import main as asr_main
+from asr.decoding import BeamSearchDecoder, greedy_decode
+from asr.lm import BOS, EOS, _lower_prob, arpa_vocabulary, build_arpa, kneser_ney
+from asr.scoring import error_rates
+from asr.text import CharTokenizer
+
+SENTENCES = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog", "the cat ran home",
+             "please enter your password", "press the pound key", "thank you for calling", "please hold"]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_every_context_sums_to_one(order):
+    probs, backoffs = kneser_ney([s.split() for s in SENTENCES], order)
+    vocab = [g[0] for g in probs[0] if g[0] != BOS]
+    for context in [(), ("the",), (BOS,), ("the", "cat"), (BOS, "please"), ("sat", "on", "the"), ("zebra",)]:
+        context = context[len(context) - (order - 1):] if order > 1 else ()
+        total = sum(_lower_prob(probs, backoffs, (*context, w)) for w in vocab)
+        assert total == pytest.approx(1.0, abs=1e-9), context
+
+
+def test_bigram_values_by_hand():
+    # Corpus "a b", "a c". Bigrams: <s> a:2, a b:1, a c:1, b </s>:1, c </s>:1 -> D2 = 4/(4+2*1).
+    # Unigram continuation counts: a:1 (after <s>), b:1, c:1, </s>:2 -> total 5, D1 = 3/(3+2*1).
+    # Unigram floor: D1 * 4 types / 5 / 5 predicted words (a, b, c, </s>, <unk>) = 0.096.
+    probs, backoffs = kneser_ney([["a", "b"], ["a", "c"]], 2)
+    assert probs[0][("<unk>",)] == pytest.approx(0.096)
+    assert probs[0][("b",)] == pytest.approx((1 - 0.6) / 5 + 0.096)  # 0.176
+    assert probs[0][("</s>",)] == pytest.approx((2 - 0.6) / 5 + 0.096)  # 0.376
+    assert backoffs[0][("a",)] == pytest.approx(2 / 3)  # D2 * 2 types / 2
+    assert probs[1][("a", "b")] == pytest.approx((1 - 2 / 3) / 2 + 2 / 3 * 0.176)  # 0.284
+
+
+def test_cli_builds_arpa_that_names_the_vocabulary(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES) + "\nPress 2!\n")
+    assert asr_main(["lm", "build", str(text), "--order", "3", "--out", str(tmp_path / "lm.arpa")]) == 0
+    assert "order 3" in capsys.readouterr().out
+    arpa = (tmp_path / "lm.arpa").read_text()
+    assert arpa.startswith("\n\\data\\\nngram 1=") and arpa.rstrip().endswith("\\end\\")
+    assert f"-99.000000\t{BOS}" in arpa and f"\t{EOS}" in arpa
+    assert "two" in arpa_vocabulary(tmp_path / "lm.arpa")
+    summary = build_arpa(text, 2, tmp_path / "lm2.arpa")
+    assert summary["sentences"] == len(SENTENCES) + 1 and len(summary["ngrams"]) == 2
+
+
+def confusable_emissions(text, tokenizer, rng, swap_prob=0.35):
+    """Two frames per character, blank between characters; some characters put most of their
+    mass on a wrong letter, so greedy decoding misspells them while the truth stays likely."""
+    frames = []
+    letters = [c for c in tokenizer.vocab if c.isalpha()]
+    for ch in text:
+        probs = torch.full((len(tokenizer),), 0.01)
+        wrong = rng.choice(letters) if ch != " " and rng.random() < swap_prob else None
+        probs[tokenizer.index[ch]] = 0.35 if wrong else 0.9
+        if wrong:
+            probs[tokenizer.index[wrong]] += 0.5
+        frames += [probs, probs, torch.full((len(tokenizer),), 0.01).index_fill(0, torch.tensor([0]), 0.9)]
+    return torch.stack(frames).div(torch.stack(frames).sum(-1, keepdim=True)).log()
+
+
+def test_beam_search_with_in_domain_lm_beats_greedy(tmp_path):
+    tokenizer = CharTokenizer()
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES) + "\n")
+    build_arpa(text, 3, tmp_path / "lm.arpa")
+    rng = random.Random(0)
+    emissions = [confusable_emissions(s, tokenizer, rng) for s in SENTENCES]
+    lengths = torch.tensor([e.shape[0] for e in emissions])
+    batch = torch.nn.utils.rnn.pad_sequence(emissions, batch_first=True, padding_value=math.log(0.01))
+    greedy = error_rates(SENTENCES, greedy_decode(batch, lengths, tokenizer))
+    decoder = BeamSearchDecoder(tokenizer, tmp_path / "lm.arpa", beam_size=20, lm_weight=2.0, word_score=0.0)
+    beam = error_rates(SENTENCES, decoder(batch, lengths))
+    assert greedy["wer"] > 0.3, "the emissions must actually confuse greedy decoding"
+    assert beam["wer"] < greedy["wer"] / 2
+    assert decoder.settings["method"] == "beam" and decoder.settings["lm_weight"] == 2.0
