@@ -58,6 +58,22 @@ def cmd_lm_build(args) -> int:
     return 0
 
 
+def cmd_average(args) -> int:
+    from asr.trainlog import average_checkpoints, numbered_checkpoints
+    paths = [Path(p) for p in args.checkpoints]
+    if len(paths) == 1 and paths[0].is_dir():
+        paths = [p for p in numbered_checkpoints(paths[0]) if p.name.startswith("epoch-")][-args.last:]
+    average_checkpoints(paths, Path(args.out))
+    print(f"wrote {args.out}: mean of {', '.join(p.name for p in paths)}")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from asr.trainlog import plot_run
+    print(f"wrote {plot_run(Path(args.run_dir), args.out)}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from asr.evaluate import evaluate
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
@@ -171,6 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="synthetic: parallel TTS processes")
     p.set_defaults(func=cmd_prepare)
 
+    p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)
+    p.add_argument("checkpoints", nargs="+", help="checkpoint files, or one run folder")
+    p.add_argument("--last", type=int, default=5, help="with a run folder: its last N epoch checkpoints")
+    p.add_argument("--out", required=True, help="averaged checkpoint to write")
+    p.set_defaults(func=cmd_average)
+
+    p = sub.add_parser("plot", help="draw a run's loss and dev WER curves as PNG", formatter_class=fmt)
+    p.add_argument("run_dir", help="the run's out_dir (holds log.csv)")
+    p.add_argument("--out", help="PNG path (default: RUN_DIR/curves.png)")
+    p.set_defaults(func=cmd_plot)
+
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
     p.add_argument("--model", required=True, help="checkpoint file")
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
@@ -202,9 +229,10 @@ def main(argv=None) -> int:
     from asr.config import ConfigError
     from asr.corpora.download import DownloadError
     from asr.data import ManifestError
+    from asr.train import TrainingError
     try:
         return args.func(args)
-    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, FileNotFoundError,
+    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError, FileNotFoundError,
             ValueError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:

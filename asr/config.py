@@ -30,6 +30,11 @@ class TrainConfig:
     weight_decay: float = 1e-2
     grad_clip: float = 5.0
     warmup_steps: int = 500
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + GradScaler)
+    accumulate: int = 1  # batches per optimizer step
+    save_every_steps: int = 0  # also checkpoint mid-epoch every N steps (0: epoch ends only)
+    keep_last: int = 3  # epoch/step checkpoints kept, besides best.pt
+    max_nonfinite_steps: int = 20  # consecutive skipped steps before the run stops
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     out_dir: str = "runs/exp"

@@ -27,10 +27,11 @@ class BucketBatchSampler(Sampler):
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.seed, self.shuffle, self.sortagrad = seed, shuffle, sortagrad
         self.num_replicas, self.rank = num_replicas, rank
-        self.epoch = 0
+        self.epoch, self.start_batch = 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Select the epoch; `start_batch` skips that many of its batches (resuming mid-epoch)."""
+        self.epoch, self.start_batch = epoch, start_batch
 
     def _all_batches(self) -> list[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
@@ -57,9 +58,10 @@ class BucketBatchSampler(Sampler):
     def __iter__(self):
         batches = self._all_batches()
         per_rank = math.floor(len(batches) / self.num_replicas) if self.num_replicas > 1 else len(batches)
-        for batch in batches[self.rank::self.num_replicas][:per_rank]:
+        for batch in batches[self.rank::self.num_replicas][:per_rank][self.start_batch:]:
             yield [(index, self.epoch) for index in batch]
 
     def __len__(self) -> int:
+        """Batches in a whole epoch for this rank (start_batch not subtracted)."""
         batches = len(self._all_batches())
         return batches // self.num_replicas if self.num_replicas > 1 else batches

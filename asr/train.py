@@ -1,15 +1,24 @@
-"""Training: bucketed batches, augmentation, AdamW with warmup + cosine decay, gradient clipping,
-dev WER every epoch, a checkpoint every epoch, and resuming from any of them."""
+"""Training on one CPU, one GPU, or many under torchrun (DistributedDataParallel).
 
-import csv
+Bucketed batches, augmentation, AdamW with warmup + cosine decay, gradient clipping and
+accumulation, bf16/fp16 autocast, dev WER every epoch, atomic checkpoints every epoch (and every
+`train.save_every_steps`), exact resume mid-epoch, and guards against non-finite steps and
+out-of-memory batches. Only rank 0 writes checkpoints, logs and progress.
+"""
+
 import math
 import random
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
+from asr import distributed
 from asr.checkpoint import read_checkpoint, save_checkpoint
 from asr.config import Config, config_from_dict
 from asr.data import SpeechDataset, Utterance, collate, read_manifest
@@ -19,20 +28,17 @@ from asr.model import AcousticModel, ctc_loss
 from asr.sampler import BucketBatchSampler
 from asr.scoring import error_rates
 from asr.text import CharTokenizer, normalize_text
+from asr.trainlog import CsvLog, prune_checkpoints
 
-LOG_FIELDS = ["epoch", "step", "lr", "loss", "utt_per_s", "audio_s_per_s", "dev_loss", "dev_wer", "dev_cer"]
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device=cuda but no CUDA GPU is visible")
-    return torch.device(name)
+class TrainingError(RuntimeError):
+    pass
 
 
 def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: AcousticModel,
-                      features: FeatureConfig, max_duration: float) -> list[Utterance]:
+                      features: FeatureConfig, max_duration: float, report=print) -> list[Utterance]:
     """Skip what cannot train, and say so with counts and examples (file:line): text with
     characters outside the vocabulary, over-long audio, and CTC-infeasible utterances whose
     label needs more frames than the model outputs (speed perturbation at 1.1 included)."""
@@ -54,7 +60,7 @@ def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: Ac
             continue
         skipped.setdefault(reason, []).append(utt.where or utt.audio_filepath)
     for reason, where in skipped.items():
-        print(f"skipped {len(where)} utterance(s): {reason}; e.g. {', '.join(where[:3])}")
+        report(f"skipped {len(where)} utterance(s): {reason}; e.g. {', '.join(where[:3])}")
     return kept
 
 
@@ -71,37 +77,35 @@ def warmup_cosine(warmup_steps: int, total_steps: int, final_ratio: float = 0.05
     return factor
 
 
-def compute_loss(model, batch, device, augment=None):
+def rng_states() -> dict:
+    """Every generator a step draws from, in types torch.load(weights_only=True) accepts."""
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+             "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                       "cached": float(cached)}}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_states(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    np_state = state["numpy"]
+    np.random.set_state(("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"],
+                         np_state["has_gauss"], np_state["cached"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def compute_loss(model, batch, device, amp_dtype, spec_augment=None):
     feats = batch["feats"].to(device)
-    if augment is not None:
-        feats = augment(feats)
-    log_probs, out_lengths = model(feats, batch["lengths"].to(device))
+    if spec_augment is not None:
+        feats = spec_augment(feats)
+    autocast = torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext()
+    with autocast:
+        log_probs, out_lengths = model(feats, batch["lengths"].to(device))
     return ctc_loss(log_probs, out_lengths, batch["targets"].to(device), batch["target_lengths"].to(device))
-
-
-def train_one_epoch(model, loader, optimizer, scheduler, cfg: Config, epoch: int, device, log) -> float:
-    model.train()
-    loader.batch_sampler.set_epoch(epoch - 1)
-    spec_augment = SpecAugment(cfg.features).train() if cfg.train.spec_augment else None
-    total, count, utts, frames, start = 0.0, 0, 0, 0, time.time()
-    hop = cfg.features.hop_ms / 1000
-    for step, batch in enumerate(loader, start=1):
-        loss = compute_loss(model, batch, device, spec_augment)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        total, count = total + loss.item(), count + 1
-        utts, frames = utts + len(batch["ids"]), frames + int(batch["lengths"].sum())
-        if step % cfg.train.log_every == 0 or step == len(loader):
-            elapsed = time.time() - start
-            row = dict(epoch=epoch, step=step, lr=scheduler.get_last_lr()[0], loss=total / count,
-                       utt_per_s=utts / elapsed, audio_s_per_s=frames * hop / elapsed)
-            print(f"epoch {epoch} step {step}/{len(loader)} loss {row['loss']:.4f} lr {row['lr']:.2e} "
-                  f"({row['utt_per_s']:.1f} utt/s, {row['audio_s_per_s']:.0f} audio-s/s)", flush=True)
-            log(**row)
-    return total / max(count, 1)
 
 
 @torch.no_grad()
@@ -117,74 +121,203 @@ def validate(model, loader, tokenizer, device) -> dict:
     return {"loss": sum(losses) / max(len(losses), 1), **error_rates(refs, hyps)}
 
 
-def _csv_logger(path: Path):
-    def log(**row):
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-    return log
+class Trainer:
+    """Holds what a checkpoint must restore: model, optimizer, scheduler, scaler, position, RNG."""
+
+    def __init__(self, cfg: Config, dist: distributed.DistInfo, device: torch.device):
+        self.cfg, self.dist, self.device = cfg, dist, device
+        self.tokenizer = CharTokenizer(cfg.vocab)
+        cfg.model.vocab_size, cfg.model.n_mels = len(self.tokenizer), cfg.features.n_mels
+        self.model = AcousticModel(cfg.model).to(device)
+        self.say = print if dist.is_main else (lambda *a, **k: None)
+        if cfg.train.precision not in AMP_DTYPES:
+            raise ValueError(f"train.precision must be one of {list(AMP_DTYPES)}, got {cfg.train.precision!r}")
+        self.amp_dtype = AMP_DTYPES[cfg.train.precision]
+        self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
+        self.epoch, self.batches_done, self.step, self.best_wer, self.nonfinite = 1, 0, 0, math.inf, 0
+
+    def build_data(self):
+        cfg = self.cfg
+        if not cfg.data.train_manifest:
+            raise ValueError("data.train_manifest is not set")
+        train = usable_utterances(read_manifests(cfg.data.train_manifest), self.tokenizer, self.model, cfg.features,
+                                  cfg.data.max_duration, self.say)
+        if not train:
+            raise ValueError(f"{cfg.data.train_manifest}: no usable utterances")
+        dev = usable_utterances(read_manifests(cfg.data.dev_manifest), self.tokenizer, self.model, cfg.features,
+                                cfg.data.max_duration, self.say) if cfg.data.dev_manifest else []
+        self.sampler = BucketBatchSampler([u.duration for u in train], cfg.data.max_batch_seconds, seed=cfg.train.seed,
+                                          sortagrad=cfg.data.sortagrad, num_replicas=self.dist.world_size,
+                                          rank=self.dist.rank)
+        self.train_loader = DataLoader(SpeechDataset(train, self.tokenizer, cfg.features, cfg.augment, cfg.train.seed),
+                                       batch_sampler=self.sampler, num_workers=cfg.data.num_workers, collate_fn=collate)
+        self.dev_loader = DataLoader(SpeechDataset(dev, self.tokenizer, cfg.features), batch_size=cfg.data.batch_size,
+                                     num_workers=cfg.data.num_workers, collate_fn=collate) if dev else None
+        self.say(f"training {sum(p.numel() for p in self.model.parameters()):,} parameters on {self.device} "
+                 f"x{self.dist.world_size}: {len(train)} train ({sum(u.duration for u in train) / 3600:.2f} h), "
+                 f"{len(dev)} dev")
+
+    def build_optimizer(self):
+        cfg = self.cfg.train
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.steps_per_epoch = math.ceil(len(self.sampler) / cfg.accumulate)
+        total = cfg.epochs * self.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_cosine(min(cfg.warmup_steps, total // 10 + 1), total))
+        module = self.model
+        if self.dist.enabled:
+            if self.device.type == "cuda":  # per-rank batches can be small: normalise over all ranks
+                module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            self.model = DistributedDataParallel(module, device_ids=[self.device.index] if self.device.index is not None
+                                                 else None)
+
+    @property
+    def bare_model(self) -> AcousticModel:
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
+    def state(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "epoch": self.epoch, "batches_done": self.batches_done,
+                "step": self.step, "best_wer": self.best_wer, "nonfinite": self.nonfinite, "rng": rng_states()}
+
+    def load(self, ckpt: dict) -> None:
+        self.bare_model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if "scaler" in ckpt:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        # Epoch-end checkpoints of older runs have no batch position: they resume at the next epoch.
+        self.epoch = ckpt["epoch"] if "batches_done" in ckpt else ckpt["epoch"] + 1
+        self.batches_done, self.step = ckpt.get("batches_done", 0), ckpt.get("step", 0)
+        self.best_wer, self.nonfinite = ckpt.get("best_wer", math.inf), ckpt.get("nonfinite", 0)
+        if "rng" in ckpt:
+            set_rng_states(ckpt["rng"])
+
+    def save(self, name: str, **extra) -> None:
+        if self.dist.is_main:
+            out = Path(self.cfg.train.out_dir)
+            save_checkpoint(out / name, self.bare_model, self.cfg, self.tokenizer, **self.state(), **extra)
+            if name != "best.pt":
+                prune_checkpoints(out, self.cfg.train.keep_last)
+
+    def train_step(self, batches: list[dict], spec_augment) -> float | None:
+        """One optimizer step over `batches` (gradient accumulation). Returns the mean loss, or
+        None when the step was skipped (non-finite loss or gradient on any rank)."""
+        total = 0.0
+        for i, batch in enumerate(batches):
+            last = i == len(batches) - 1
+            sync = self.model.no_sync() if self.dist.enabled and not last else nullcontext()
+            with sync:
+                loss = compute_loss(self.model, batch, self.device, self.amp_dtype, spec_augment)
+                self.scaler.scale(loss / len(batches)).backward()
+            total += loss.item() / len(batches)
+        self.scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        # With fp16 the GradScaler itself skips steps whose gradients overflowed and lowers its scale.
+        grads_ok = self.scaler.is_enabled() or bool(torch.isfinite(grad_norm))
+        finite = distributed.all_true(math.isfinite(total) and grads_ok, self.dist, self.device)
+        if finite:
+            self.scaler.step(self.optimizer)
+            self.nonfinite = 0
+        else:
+            self.nonfinite += 1
+            self.say(f"step {self.step + 1}: non-finite loss or gradient, step skipped ({self.nonfinite} in a row)")
+            if self.nonfinite >= self.cfg.train.max_nonfinite_steps:
+                raise TrainingError(f"{self.nonfinite} non-finite steps in a row: stopping (lower train.lr, or "
+                                    "check the data the log names)")
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        return total if finite else None
+
+    def train_epoch(self, log: CsvLog) -> None:
+        cfg = self.cfg
+        self.model.train()
+        self.sampler.set_epoch(self.epoch - 1, self.batches_done)
+        spec_augment = SpecAugment(cfg.features).train() if cfg.train.spec_augment else None
+        bar = tqdm(total=len(self.sampler), initial=self.batches_done, desc=f"epoch {self.epoch}", unit="batch",
+                   disable=not self.dist.is_main, mininterval=5)
+        losses, utts, frames, start, pending, logged = [], 0, 0, time.time(), [], False
+        for batch in self.train_loader:
+            pending.append(batch)
+            if len(pending) < cfg.train.accumulate and self.batches_done + len(pending) < len(self.sampler):
+                continue
+            try:
+                loss = self.train_step(pending, spec_augment)
+            except torch.OutOfMemoryError:
+                if self.dist.enabled:
+                    raise
+                ids = [i for b in pending for i in b["ids"]]
+                self.say(f"out of memory on a batch of {len(ids)} utterances, skipped: {', '.join(ids[:10])}")
+                self.optimizer.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                loss = None
+            self.batches_done += len(pending)
+            utts += sum(len(b["ids"]) for b in pending)
+            frames += sum(int(b["lengths"].sum()) for b in pending)
+            pending = []
+            if loss is not None:
+                losses.append(loss)
+            bar.update(self.batches_done - bar.n)
+            elapsed = time.time() - start
+            row = dict(epoch=self.epoch, step=self.step, lr=self.scheduler.get_last_lr()[0],
+                       loss=sum(losses[-50:]) / max(len(losses[-50:]), 1), utt_per_s=utts / elapsed,
+                       audio_s_per_s=frames * cfg.features.hop_ms / 1000 / elapsed)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", utt_s=f"{row['utt_per_s']:.1f}",
+                            audio_s=f"{row['audio_s_per_s']:.0f}")
+            logged = self.step % cfg.train.log_every == 0 and self.dist.is_main
+            if logged:
+                log.write(**row)
+            if cfg.train.save_every_steps and self.step % cfg.train.save_every_steps == 0:
+                self.save(f"step-{self.step}.pt")
+        bar.close()
+        if losses and not logged and self.dist.is_main:
+            log.write(**row)
+
+    def end_epoch(self, log: CsvLog) -> Path:
+        scores = None
+        if self.dev_loader is not None and self.dist.is_main:
+            scores = validate(self.bare_model, self.dev_loader, self.tokenizer, self.device)
+            self.say(f"epoch {self.epoch} dev loss {scores['loss']:.4f} WER {scores['wer']:.2%} "
+                     f"CER {scores['cer']:.2%}")
+            log.write(epoch=self.epoch, step=self.step, dev_loss=scores["loss"], dev_wer=scores["wer"],
+                      dev_cer=scores["cer"])
+            self.best_wer = min(self.best_wer, scores["wer"])
+        name, finished = f"epoch-{self.epoch}.pt", self.epoch
+        self.epoch, self.batches_done = self.epoch + 1, 0
+        self.save(name, dev=scores, finished_epoch=finished)
+        if scores is not None and scores["wer"] <= self.best_wer:
+            self.save("best.pt", dev=scores, finished_epoch=finished)
+        distributed.barrier(self.dist)
+        return Path(self.cfg.train.out_dir) / name
 
 
 def run(cfg: Config, resume=None) -> Path:
-    """Train as configured (or continue the checkpoint `resume`); returns the last checkpoint."""
-    state = None
+    """Train as configured, or continue the checkpoint `resume` exactly where it stopped (its own
+    config is used; a larger train.epochs extends the run). Returns the last epoch checkpoint."""
+    ckpt = None
     if resume is not None:
-        state = read_checkpoint(resume)
-        cfg_epochs = cfg.train.epochs
-        cfg = config_from_dict(state["config"], str(resume))
-        cfg.train.epochs = max(cfg_epochs, cfg.train.epochs)
+        ckpt = read_checkpoint(resume)
+        epochs = cfg.train.epochs
+        cfg = config_from_dict(ckpt["config"], str(resume))
+        cfg.train.epochs = max(epochs, cfg.train.epochs)
     torch.manual_seed(cfg.train.seed)
     random.seed(cfg.train.seed)
-    device = resolve_device(cfg.train.device)
-    tokenizer = CharTokenizer(cfg.vocab)
-    cfg.model.vocab_size, cfg.model.n_mels = len(tokenizer), cfg.features.n_mels
-    model = AcousticModel(cfg.model).to(device)
-    if not cfg.data.train_manifest:
-        raise ValueError("data.train_manifest is not set")
-    train_utts = usable_utterances(read_manifests(cfg.data.train_manifest), tokenizer, model, cfg.features,
-                                   cfg.data.max_duration)
-    if not train_utts:
-        raise ValueError(f"{cfg.data.train_manifest}: no usable utterances")
-    dev_utts = usable_utterances(read_manifests(cfg.data.dev_manifest), tokenizer, model, cfg.features,
-                                 cfg.data.max_duration) if cfg.data.dev_manifest else []
-    sampler = BucketBatchSampler([u.duration for u in train_utts], cfg.data.max_batch_seconds, seed=cfg.train.seed,
-                                 sortagrad=cfg.data.sortagrad)
-    train_loader = DataLoader(SpeechDataset(train_utts, tokenizer, cfg.features, cfg.augment, cfg.train.seed),
-                              batch_sampler=sampler, num_workers=cfg.data.num_workers, collate_fn=collate)
-    dev_loader = DataLoader(SpeechDataset(dev_utts, tokenizer, cfg.features), batch_size=cfg.data.batch_size,
-                            num_workers=cfg.data.num_workers, collate_fn=collate) if dev_utts else None
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    total_steps = cfg.train.epochs * len(sampler)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_cosine(min(cfg.train.warmup_steps, total_steps // 10 + 1), total_steps))
-    first_epoch, best_wer = 1, float("inf")
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        first_epoch, best_wer = state["epoch"] + 1, state.get("best_wer", best_wer)
-        print(f"resuming {resume} at epoch {first_epoch}")
-    out_dir = Path(cfg.train.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    log = _csv_logger(out_dir / "log.csv")
-    print(f"training {sum(p.numel() for p in model.parameters()):,} parameters on {device}: "
-          f"{len(train_utts)} train ({sum(u.duration for u in train_utts) / 3600:.2f} h), {len(dev_utts)} dev")
-    last = Path(resume) if resume else out_dir / "epoch-0.pt"
-    for epoch in range(first_epoch, cfg.train.epochs + 1):
-        epoch_state = {"epoch": epoch, "train_loss": train_one_epoch(model, train_loader, optimizer, scheduler, cfg,
-                                                                     epoch, device, log)}
-        if dev_loader is not None:
-            scores = validate(model, dev_loader, tokenizer, device)
-            print(f"epoch {epoch} dev loss {scores['loss']:.4f} WER {scores['wer']:.2%} CER {scores['cer']:.2%}")
-            log(epoch=epoch, step="dev", dev_loss=scores["loss"], dev_wer=scores["wer"], dev_cer=scores["cer"])
-            epoch_state["dev"] = scores
-            best_wer = min(best_wer, scores["wer"])
-        last = out_dir / f"epoch-{epoch}.pt"
-        save_checkpoint(last, model, cfg, tokenizer, optimizer=optimizer.state_dict(),
-                        scheduler=scheduler.state_dict(), best_wer=best_wer, **epoch_state)
-        if dev_loader is not None and epoch_state["dev"]["wer"] <= best_wer:
-            save_checkpoint(out_dir / "best.pt", model, cfg, tokenizer, best_wer=best_wer, **epoch_state)
-    return last
+    np.random.seed(cfg.train.seed)
+    dist, device = distributed.init(cfg.train.device)
+    try:
+        trainer = Trainer(cfg, dist, device)
+        trainer.build_data()
+        trainer.build_optimizer()
+        if ckpt is not None:
+            trainer.load(ckpt)
+            trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
+        log = CsvLog(Path(cfg.train.out_dir) / "log.csv") if dist.is_main else None
+        last = Path(resume) if resume else Path(cfg.train.out_dir) / "epoch-0.pt"
+        while trainer.epoch <= cfg.train.epochs:
+            trainer.train_epoch(log)
+            last = trainer.end_epoch(log)
+        return last
+    finally:
+        distributed.shutdown(dist)

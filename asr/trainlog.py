@@ -1,0 +1,88 @@
+"""What a run leaves on disk: the CSV log, its checkpoints, averaged weights and plots."""
+
+import csv
+import re
+from pathlib import Path
+
+import torch
+
+from asr.checkpoint import CheckpointError, atomic_save, read_checkpoint
+
+LOG_FIELDS = ["epoch", "step", "lr", "loss", "utt_per_s", "audio_s_per_s", "dev_loss", "dev_wer", "dev_cer"]
+_NUMBERED = re.compile(r"^(epoch|step)-(\d+)\.pt$")
+
+
+class CsvLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **row) -> None:
+        new = not self.path.exists()
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+def numbered_checkpoints(run_dir: Path) -> list[Path]:
+    """epoch-N.pt and step-N.pt, oldest first by modification time."""
+    return sorted((p for p in Path(run_dir).glob("*.pt") if _NUMBERED.match(p.name)), key=lambda p: p.stat().st_mtime)
+
+
+def prune_checkpoints(run_dir: Path, keep_last: int) -> None:
+    if keep_last > 0:
+        for path in numbered_checkpoints(run_dir)[:-keep_last]:
+            path.unlink(missing_ok=True)
+
+
+def average_checkpoints(paths: list[Path], out: Path) -> None:
+    """Mean of the models' floating-point weights (integer buffers from the newest); the rest of
+    the newest checkpoint is kept, so the result loads and resumes like any other."""
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    checkpoints = [read_checkpoint(p) for p in paths]
+    newest = checkpoints[-1]
+    for other, path in zip(checkpoints, paths):
+        if other["config"]["model"] != newest["config"]["model"]:
+            raise CheckpointError(f"{path}: a different model config; only checkpoints of one run can be averaged")
+    averaged = {}
+    for name, value in newest["model"].items():
+        if value.is_floating_point():
+            averaged[name] = torch.stack([c["model"][name].float() for c in checkpoints]).mean(0).to(value.dtype)
+        else:
+            averaged[name] = value
+    atomic_save({**newest, "model": averaged, "averaged_from": [str(p) for p in paths]}, out)
+
+
+def plot_run(run_dir: Path, out: Path | None = None) -> Path:
+    """Training loss and dev WER/CER against steps, as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    log = Path(run_dir) / "log.csv"
+    if not log.exists():
+        raise FileNotFoundError(f"{log}: no training log")
+    with open(log, newline="") as f:
+        rows = list(csv.DictReader(f))
+    train = [(int(r["step"]), float(r["loss"])) for r in rows if r.get("loss")]
+    dev = [(int(r["step"]), float(r["dev_wer"]), float(r["dev_cer"])) for r in rows if r.get("dev_wer")]
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(12, 4.5))
+    if train:
+        ax_loss.plot(*zip(*train), label="train loss")
+    if dev:
+        steps, wer, cer = zip(*dev)
+        ax_err.plot(steps, [100 * w for w in wer], marker="o", label="dev WER")
+        ax_err.plot(steps, [100 * c for c in cer], marker="o", label="dev CER")
+    ax_loss.set(xlabel="step", ylabel="CTC loss", title="training loss")
+    ax_err.set(xlabel="step", ylabel="%", title="dev error rates (greedy)")
+    for ax in (ax_loss, ax_err):
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.suptitle(str(run_dir))
+    fig.tight_layout()
+    out = Path(out) if out else Path(run_dir) / "curves.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

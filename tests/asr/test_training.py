@@ -1,0 +1,158 @@
+"""Training at scale on CPU: DDP (gloo) against one process, kill-and-resume, guards, averaging."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import asr.train
+from asr.checkpoint import CheckpointError, read_checkpoint
+from asr.cli import main as asr_main
+from asr.config import load_config
+from asr.train import TrainingError, run
+from asr.trainlog import average_checkpoints
+from tests.asr.synth import write_tone_corpus
+
+TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had", "ace", "bed"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def recipe(folder: Path, manifest: Path, **train) -> Path:
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"conv_channels": 4, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "subsample": 2,
+                  "impl": "torch"},
+        "data": {"train_manifest": str(manifest), "max_batch_seconds": 3.0, "num_workers": 0},
+        "augment": {"speed_factors": []},
+        "train": {"epochs": 2, "lr": 0.003, "spec_augment": False, "warmup_steps": 1, "out_dir": str(folder / "run"),
+                  "log_every": 1, "seed": 3, **train}}))
+    return path
+
+
+def final_weights(run_dir: Path, epoch: int) -> dict:
+    return read_checkpoint(run_dir / f"epoch-{epoch}.pt")["model"]
+
+
+def assert_same_weights(a: dict, b: dict, atol=1e-6):
+    for name, value in a.items():
+        if value.is_floating_point() and "running" not in name:
+            torch.testing.assert_close(value, b[name], atol=atol, rtol=1e-5, msg=name)
+
+
+def child_env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_tone_corpus(tmp_path / "data", TEXTS)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process_with_accumulation(tmp_path, corpus):
+    """Rank r takes batches r, r+2, ...; one process accumulating two batches per step sees the
+    same pairs, so the averaged gradients and therefore the parameters must agree."""
+    budget = 0.1  # one utterance per batch: 8 batches every epoch, an even split over 2 ranks
+    single = tmp_path / "single"
+    single.mkdir()
+    config = recipe(single, corpus, accumulate=2)
+    subprocess.run([sys.executable, "-m", "asr.cli", "train", str(config), f"data.max_batch_seconds={budget}"],
+                   check=True, env=child_env(), capture_output=True, timeout=600)
+    ddp = tmp_path / "ddp"
+    ddp.mkdir()
+    config = recipe(ddp, corpus)
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "--master_port", "29517", "-m", "asr.cli", "train", str(config),
+                             f"data.max_batch_seconds={budget}"], env=child_env(), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_same_weights(final_weights(single / "run", 2), final_weights(ddp / "run", 2))
+    assert not list((ddp / "run").glob("*.tmp")), "only rank 0 writes, atomically"
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_final_step(tmp_path, corpus):
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    train_cli = [sys.executable, "-m", "asr.cli", "train"]
+    subprocess.run([*train_cli, str(recipe(whole, corpus, save_every_steps=1, keep_last=50))], check=True,
+                   env=child_env(), capture_output=True, timeout=600)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    config = recipe(killed, corpus, save_every_steps=1, keep_last=50)
+    child = subprocess.Popen([*train_cli, str(config)], env=child_env(),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not (killed / "run" / "step-5.pt").exists():  # mid-epoch 1, or into epoch 2
+        assert child.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    latest = max((killed / "run").glob("step-*.pt"), key=lambda p: int(p.stem.split("-")[1]))
+    resumed_at = read_checkpoint(latest)["step"]
+    subprocess.run([*train_cli, str(config), "--resume", str(latest)], check=True, env=child_env(),
+                   capture_output=True, timeout=600)
+    whole_ckpt = read_checkpoint(whole / "run" / "epoch-2.pt")
+    killed_ckpt = read_checkpoint(killed / "run" / "epoch-2.pt")
+    assert whole_ckpt["step"] == killed_ckpt["step"] > resumed_at
+    assert_same_weights(whole_ckpt["model"], killed_ckpt["model"], atol=1e-8)
+    steps = [int(line.split(",")[1]) for line in (killed / "run" / "log.csv").read_text().splitlines()[1:]]
+    expected = list(range(1, whole_ckpt["step"] + 1))
+    assert sorted(set(steps)) == expected, "every step logged, none skipped"
+    repeated = [s for s in set(steps) if steps.count(s) > 1]
+    assert all(s > resumed_at for s in repeated), "only work after the last checkpoint is redone"
+
+
+def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus, monkeypatch, capsys):
+    calls = {"n": 0}
+    real = asr.train.compute_loss
+
+    def sometimes_nan(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] in (2, 3) else loss
+
+    monkeypatch.setattr(asr.train, "compute_loss", sometimes_nan)
+    run(load_config(recipe(tmp_path, corpus, epochs=2)))
+    out = capsys.readouterr().out
+    assert "step 2: non-finite loss or gradient, step skipped (1 in a row)" in out
+    assert "(2 in a row)" in out
+    ckpt = read_checkpoint(tmp_path / "run" / "epoch-2.pt")
+    assert ckpt["nonfinite"] == 0 and all(torch.isfinite(v).all() for v in ckpt["model"].values()
+                                          if v.is_floating_point())
+    monkeypatch.setattr(asr.train, "compute_loss", lambda *a, **k: real(*a, **k) * float("nan"))
+    with pytest.raises(TrainingError, match="3 non-finite steps in a row"):
+        run(load_config(recipe(tmp_path, corpus, epochs=1, max_nonfinite_steps=3, out_dir=str(tmp_path / "r2"))))
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
+    config = recipe(tmp_path, corpus)
+    bad = tmp_path / "step-3.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated zip")
+    assert asr_main(["train", str(config), "--resume", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"asr: error: {bad}: not a readable checkpoint (RuntimeError)" or "not a readable checkpoint" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
+    run(load_config(recipe(tmp_path, corpus, epochs=3, keep_last=2)))
+    kept = sorted(p.name for p in (tmp_path / "run").glob("epoch-*.pt"))
+    assert kept == ["epoch-2.pt", "epoch-3.pt"]
+    paths = [tmp_path / "run" / n for n in kept]
+    average_checkpoints(paths, tmp_path / "avg.pt")
+    averaged = read_checkpoint(tmp_path / "avg.pt")["model"]
+    a, b = (read_checkpoint(p)["model"] for p in paths)
+    name = "head.weight"
+    torch.testing.assert_close(averaged[name], (a[name] + b[name]) / 2)
+    assert asr_main(["average", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg2.pt")]) == 0
+    assert asr_main(["plot", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
+    with pytest.raises(CheckpointError, match="no checkpoints"):
+        average_checkpoints([], tmp_path / "x.pt")
