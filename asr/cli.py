@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lm", help="language models for beam search", formatter_class=fmt)
     lm_sub = p.add_subparsers(dest="lm_command", required=True)
     p = lm_sub.add_parser("build", help="Kneser-Ney word n-gram LM from a text file, as ARPA", formatter_class=fmt)
-    p.add_argument("text", help="one sentence per line; normalised as training targets are")
+    p.add_argument("text", nargs="+", help="text files (one sentence per line) or .jsonl manifests; normalised "
+                   "as training targets are")
     p.add_argument("--order", type=int, default=3, help="n-gram order")
     p.add_argument("--out", required=True, help="ARPA file to write")
     p.set_defaults(func=cmd_lm_build)

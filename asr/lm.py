@@ -18,13 +18,15 @@ BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 
 
 def read_sentences(path) -> list[list[str]]:
-    """One sentence per line, normalised as training targets are."""
-    sentences = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        words = normalize_text(line).split()
-        if words:
-            sentences.append(words)
-    return sentences
+    """One sentence per line, normalised as training targets are; a .jsonl manifest gives its
+    transcripts (so an LM can be built from exactly the training splits)."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        from asr.data import read_manifest
+        lines = [utt.text for utt in read_manifest(path)]
+    else:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    return [words for words in (normalize_text(line).split() for line in lines) if words]
 
 
 def _discount(counts: Counter) -> float:
@@ -106,11 +108,12 @@ def write_arpa(probs, backoffs, path) -> None:
     tmp.replace(path)
 
 
-def build_arpa(text_path, order: int, out_path) -> dict:
-    """Build an order-N Kneser-Ney model from a text file; returns a summary."""
-    sentences = read_sentences(text_path)
+def build_arpa(text_paths, order: int, out_path) -> dict:
+    """Build an order-N Kneser-Ney model from text files and/or manifests; returns a summary."""
+    text_paths = [text_paths] if isinstance(text_paths, (str, Path)) else list(text_paths)
+    sentences = [s for path in text_paths for s in read_sentences(path)]
     if not sentences:
-        raise ValueError(f"{text_path}: no sentences")
+        raise ValueError(f"{', '.join(map(str, text_paths))}: no sentences")
     probs, backoffs = kneser_ney(sentences, order)
     write_arpa(probs, backoffs, out_path)
     return {"sentences": len(sentences), "vocabulary": len(probs[0]), "ngrams": [len(p) for p in probs]}

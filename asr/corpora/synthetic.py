@@ -11,8 +11,10 @@ Sentences (normalised before synthesis, so audio and transcript say the same wor
 - the texts of the Asterisk prompts that fall in the Asterisk corpus's *train* split, so the
   synthetic data never speaks a held-out Asterisk prompt;
 - generated phrases with numbers, digits, times and ordinals.
+root/lm_train.txt receives every train-share sentence of that pool, for `asr lm build`.
 """
 
+import functools
 import random
 import re
 import shutil
@@ -59,7 +61,8 @@ def voice_key(engine: str, voice: str) -> str:
     return f"{engine}:{voice.split('+')[0]}"
 
 
-def kjv_sentences() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def kjv_sentences() -> tuple[str, ...]:
     bible = shutil.which("bible")
     if bible is None:
         raise FileNotFoundError("the `bible` program is missing (Debian: apt install bible-kjv)")
@@ -71,7 +74,7 @@ def kjv_sentences() -> list[str]:
             words = normalize_text(clause).split()
             if 3 <= len(words) <= 20:
                 sentences.append(" ".join(words))
-    return sentences
+    return tuple(sentences)
 
 
 def asterisk_train_sentences() -> list[str]:
@@ -109,8 +112,9 @@ def plan(hours: float, seed: int, sentences: list[str]) -> list[Spec]:
     voices += [("flite", v) for v in FLITE_VOICES]
     seen = [v for v in voices if voice_key(*v) not in HELD_OUT_VOICES]
     held_out = [v for v in voices if voice_key(*v) in HELD_OUT_VOICES]
-    targets = {"train": (hours, seen, "train"), "dev": (max(0.03 * hours, 0.05), seen, "dev"),
-               "test_voices": (max(0.03 * hours, 0.05), held_out, "test")}
+    held_out_hours = max(0.03 * hours, min(0.05, hours))  # at least 3 minutes, unless the whole build is smaller
+    targets = {"train": (hours, seen, "train"), "dev": (held_out_hours, seen, "dev"),
+               "test_voices": (held_out_hours, held_out, "test")}
     specs = []
     for split, (split_hours, pool, sentence_split) in targets.items():
         seconds = 0.0
@@ -142,6 +146,15 @@ def synthesize(spec: Spec, path: Path) -> float:
     return wave.numel() / SAMPLE_RATE
 
 
+def write_lm_text(path: Path, sentences: list[str]) -> None:
+    """Every train-share sentence of the pool, synthesised or not: LM text that never contains a
+    dev or test_voices sentence."""
+    train = sorted({t for t in sentences if stable_split(t, SENTENCE_SPLITS, salt="synthetic") == "train"})
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(train) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2, **_) -> None:
     """root: where the audio goes (root/audio/*.flac); existing files are reused, so an
     interrupted build resumes."""
@@ -153,6 +166,7 @@ def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs:
     specs = plan(hours, seed, sentences)
     audio_dir = Path(root) / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
+    write_lm_text(Path(root) / "lm_train.txt", sentences)
 
     def build(spec: Spec):
         path = audio_dir / f"{spec.id}.flac"

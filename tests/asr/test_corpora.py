@@ -138,6 +138,8 @@ def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
     assert held_out <= HELD_OUT_VOICES and not trained & HELD_OUT_VOICES
     texts = {s: {e["text"] for e in es} for s, es in report.splits.items()}
     assert not texts["train"] & texts["test_voices"] and not texts["train"] & texts["dev"]
+    lm_text = set((tmp_path / "a" / "lm_train.txt").read_text().splitlines())
+    assert texts["train"] <= lm_text and not lm_text & (texts["dev"] | texts["test_voices"])
     entry = manifest(tmp_path / "a", "train")[0]
     assert not entry["audio_filepath"].startswith("/"), "generated audio is relative to its manifest"
     assert soundfile.info(str(tmp_path / "a" / entry["audio_filepath"])).samplerate == 16000

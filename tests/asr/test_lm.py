@@ -45,8 +45,11 @@ def test_cli_builds_arpa_that_names_the_vocabulary(tmp_path, capsys):
     assert arpa.startswith("\n\\data\\\nngram 1=") and arpa.rstrip().endswith("\\end\\")
     assert f"-99.000000\t{BOS}" in arpa and f"\t{EOS}" in arpa
     assert "two" in arpa_vocabulary(tmp_path / "lm.arpa")
-    summary = build_arpa(text, 2, tmp_path / "lm2.arpa")
-    assert summary["sentences"] == len(SENTENCES) + 1 and len(summary["ngrams"]) == 2
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "a.wav", "duration": 1, "text": "Hello there"}\n')
+    summary = build_arpa([text, manifest], 2, tmp_path / "lm2.arpa")
+    assert summary["sentences"] == len(SENTENCES) + 2 and len(summary["ngrams"]) == 2
+    assert "hello" in arpa_vocabulary(tmp_path / "lm2.arpa")
 
 
 def confusable_emissions(text, tokenizer, rng, swap_prob=0.35):
