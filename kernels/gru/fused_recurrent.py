@@ -12,25 +12,15 @@ import triton.language as tl
 from kernels.common.barrier import grid_barrier
 from kernels.common.launch import check_recurrence_args, dot_precision, plan_launch, state_dtype
 from kernels.common.math import tanh
-from kernels.lstm.fused_recurrent import _tile_offsets, _valid_rows
+from kernels.common.tiles import exchange_h, load_gate_tile, sequence_lengths, tile_offsets
 
 
 @triton.jit
-def _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H):
-    # [BH, HB] per gate, element (k, u) = W_hh[g*H + u, k].
-    p_w = w_hh + o_u[None, :] * H + o_k[:, None]
-    m_w = m_k[:, None] & m_u[None, :]
-    return (tl.load(p_w, mask=m_w, other=0.0), tl.load(p_w + H * H, mask=m_w, other=0.0),
-            tl.load(p_w + 2 * H * H, mask=m_w, other=0.0))
-
-
-@triton.jit
-def _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H):
-    # [BH, HB] per gate, element (k, j) = W_hh[g*H + k, j].
-    p_w = w_hh + o_k[:, None] * H + o_u[None, :]
-    m_w = m_k[:, None] & m_u[None, :]
-    return (tl.load(p_w, mask=m_w, other=0.0), tl.load(p_w + H * H, mask=m_w, other=0.0),
-            tl.load(p_w + 2 * H * H, mask=m_w, other=0.0))
+def _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD: tl.constexpr):
+    # Three [BH, HB] tiles, gate order r, z, n, loaded once per launch.
+    return (load_gate_tile(w_hh, 0, o_k, o_u, m_k, m_u, H, BACKWARD),
+            load_gate_tile(w_hh, 1, o_k, o_u, m_k, m_u, H, BACKWARD),
+            load_gate_tile(w_hh, 2, o_k, o_u, m_k, m_u, H, BACKWARD))
 
 
 @triton.jit
@@ -116,22 +106,19 @@ def gru_fwd_kernel(xw, w_hh, b_hh, h0, lengths, y, h_n, gates, hs, h_buf, arriva
                    H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                    SPLIT: tl.constexpr, HAS_LENGTHS: tl.constexpr, STORE_CACHE: tl.constexpr,
                    PRECISION: tl.constexpr):
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
     m_bk = m_b[:, None] & m_k[None, :]
-    b_wr, b_wz, b_wn = _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H)
+    b_wr, b_wz, b_wn = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=False)
     b_br, b_bz, b_bn = _load_bias(b_hh, o_u, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     b_hk = tl.load(h0 + o_b[:, None] * H + o_k[None, :], mask=m_bk, other=0.0)
     b_h = tl.load(h0 + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
     for t in range(0, T):
         b_h = _gru_fwd_step(t, b_hk, b_h, b_wr, b_wz, b_wn, b_br, b_bz, b_bn, xw, y, gates, hs,
                             B, H, o_b, o_u, m_bu, (t < b_len) & m_b, STORE_CACHE, PRECISION)
         if SPLIT:
-            p_hb = h_buf + ((t + 1) % 2) * B * H + o_b[:, None] * H
-            tl.store(p_hb + o_u[None, :], b_h, mask=m_bu)
-            grid_barrier(arrivals + tl.program_id(0), (t + 1) * tl.num_programs(1))
-            b_hk = tl.load(p_hb + o_k[None, :], mask=m_bk, other=0.0, cache_modifier=".cg")
+            b_hk = exchange_h(h_buf, arrivals, b_h, t, B, H, o_b, o_k, o_u, m_bu, m_bk)
         else:
             b_hk = b_h
     tl.store(h_n + o_b[:, None] * H + o_u[None, :], b_h, mask=m_bu)
@@ -147,11 +134,11 @@ def gru_fwd_step_kernel(xw, w_hh, b_hh, lengths, y, gates, hs, h_buf, t, T, B,
                         HAS_LENGTHS: tl.constexpr, STORE_CACHE: tl.constexpr,
                         PRECISION: tl.constexpr):
     """One step of the split-hidden path: the launch boundary is the grid barrier."""
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wr, b_wz, b_wn = _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H)
+    b_wr, b_wz, b_wn = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=False)
     b_br, b_bz, b_bn = _load_bias(b_hh, o_u, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     p_h = h_buf + (t % 2) * B * H + o_b[:, None] * H
     b_hk = tl.load(p_h + o_k[None, :], mask=m_b[:, None] & m_k[None, :], other=0.0)
     b_h = tl.load(p_h + o_u[None, :], mask=m_bu, other=0.0)
@@ -165,10 +152,10 @@ def gru_fwd_step_kernel(xw, w_hh, b_hh, lengths, y, gates, hs, h_buf, t, T, B,
 def gru_bwd_kernel(dy, dh_n, gates, hs, h0, w_hh, lengths, dgates, dh0, arrivals, T, B,
                    H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                    SPLIT: tl.constexpr, HAS_LENGTHS: tl.constexpr, PRECISION: tl.constexpr):
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wr, b_wz, b_wn = _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wr, b_wz, b_wn = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=True)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     b_dh = tl.load(dh_n + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
     for s in range(0, T):
         t = T - 1 - s
@@ -195,10 +182,10 @@ def gru_bwd_step_kernel(dy, gates, hs, h0, w_hh, lengths, dgates, dh_buf, t, T, 
                         H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                         HAS_LENGTHS: tl.constexpr, PRECISION: tl.constexpr):
     """Launched for t = T-1 .. -1: adds step t+1's W_hh gradient term, then runs step t."""
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wr, b_wz, b_wn = _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wr, b_wz, b_wn = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=True)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     p_dh = dh_buf + o_b[:, None] * H + o_u[None, :]
     b_dh = tl.load(p_dh, mask=m_bu, other=0.0)
     if t + 1 < T:

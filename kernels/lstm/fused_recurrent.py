@@ -12,49 +12,16 @@ import triton.language as tl
 from kernels.common.barrier import grid_barrier
 from kernels.common.launch import check_recurrence_args, dot_precision, plan_launch, state_dtype
 from kernels.common.math import tanh
+from kernels.common.tiles import exchange_h, load_gate_tile, sequence_lengths, tile_offsets
 
 
 @triton.jit
-def _tile_offsets(B, H, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr):
-    i_b = tl.program_id(0).to(tl.int64)
-    i_s = tl.program_id(1).to(tl.int64)
-    o_b = i_b * BB + tl.arange(0, BB)  # batch rows of this tile
-    o_k = tl.arange(0, BH)  # every hidden unit (the dot's K)
-    o_u = i_s * HB + tl.arange(0, HB)  # units owned by this program
-    return o_b, o_k, o_u, o_b < B, o_k < H, o_u < H
-
-
-@triton.jit
-def _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H):
-    # [BH, HB] per gate, element (k, u) = W_hh[g*H + u, k]: this program's columns of W_hh^T.
-    p_w = w_hh + o_u[None, :] * H + o_k[:, None]
-    m_w = m_k[:, None] & m_u[None, :]
-    b_wi = tl.load(p_w, mask=m_w, other=0.0)
-    b_wf = tl.load(p_w + H * H, mask=m_w, other=0.0)
-    b_wg = tl.load(p_w + 2 * H * H, mask=m_w, other=0.0)
-    b_wo = tl.load(p_w + 3 * H * H, mask=m_w, other=0.0)
-    return b_wi, b_wf, b_wg, b_wo
-
-
-@triton.jit
-def _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H):
-    # [BH, HB] per gate, element (k, j) = W_hh[g*H + k, j]: dh_{t-1}[:, j] = sum_g dg_g @ W_g[:, j].
-    p_w = w_hh + o_k[:, None] * H + o_u[None, :]
-    m_w = m_k[:, None] & m_u[None, :]
-    b_wi = tl.load(p_w, mask=m_w, other=0.0)
-    b_wf = tl.load(p_w + H * H, mask=m_w, other=0.0)
-    b_wg = tl.load(p_w + 2 * H * H, mask=m_w, other=0.0)
-    b_wo = tl.load(p_w + 3 * H * H, mask=m_w, other=0.0)
-    return b_wi, b_wf, b_wg, b_wo
-
-
-@triton.jit
-def _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS: tl.constexpr):
-    if HAS_LENGTHS:
-        b_len = tl.load(lengths + o_b, mask=m_b, other=0)
-    else:
-        b_len = tl.zeros_like(o_b).to(tl.int32) + T
-    return b_len
+def _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD: tl.constexpr):
+    # Four [BH, HB] tiles, gate order i, f, g, o. Loaded once: the point of the persistent kernel.
+    return (load_gate_tile(w_hh, 0, o_k, o_u, m_k, m_u, H, BACKWARD),
+            load_gate_tile(w_hh, 1, o_k, o_u, m_k, m_u, H, BACKWARD),
+            load_gate_tile(w_hh, 2, o_k, o_u, m_k, m_u, H, BACKWARD),
+            load_gate_tile(w_hh, 3, o_k, o_u, m_k, m_u, H, BACKWARD))
 
 
 @triton.jit
@@ -138,12 +105,11 @@ def lstm_fwd_kernel(xw, w_hh, h0, c0, lengths, y, h_n, c_n, gates, cs, h_buf, ar
                     H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                     SPLIT: tl.constexpr, HAS_LENGTHS: tl.constexpr, STORE_CACHE: tl.constexpr,
                     PRECISION: tl.constexpr):
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
     m_bk = m_b[:, None] & m_k[None, :]
-    # Loaded once, kept on-chip for every step: the point of the persistent kernel.
-    b_wi, b_wf, b_wg, b_wo = _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wi, b_wf, b_wg, b_wo = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=False)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     b_hk = tl.load(h0 + o_b[:, None] * H + o_k[None, :], mask=m_bk, other=0.0)
     b_h = tl.load(h0 + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
     b_c = tl.load(c0 + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
@@ -151,10 +117,7 @@ def lstm_fwd_kernel(xw, w_hh, h0, c0, lengths, y, h_n, c_n, gates, cs, h_buf, ar
         b_h, b_c = _lstm_fwd_step(t, b_hk, b_h, b_c, b_wi, b_wf, b_wg, b_wo, xw, y, gates, cs,
                                   B, H, o_b, o_u, m_bu, (t < b_len) & m_b, STORE_CACHE, PRECISION)
         if SPLIT:
-            p_hb = h_buf + ((t + 1) % 2) * B * H + o_b[:, None] * H
-            tl.store(p_hb + o_u[None, :], b_h, mask=m_bu)
-            grid_barrier(arrivals + tl.program_id(0), (t + 1) * tl.num_programs(1))
-            b_hk = tl.load(p_hb + o_k[None, :], mask=m_bk, other=0.0, cache_modifier=".cg")
+            b_hk = exchange_h(h_buf, arrivals, b_h, t, B, H, o_b, o_k, o_u, m_bu, m_bk)
         else:
             b_hk = b_h
     tl.store(h_n + o_b[:, None] * H + o_u[None, :], b_h, mask=m_bu)
@@ -171,10 +134,10 @@ def lstm_fwd_step_kernel(xw, w_hh, lengths, y, gates, cs, h_buf, c_buf, t, T, B,
                          HAS_LENGTHS: tl.constexpr, STORE_CACHE: tl.constexpr,
                          PRECISION: tl.constexpr):
     """One step of the split-hidden path: the launch boundary is the grid barrier."""
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wi, b_wf, b_wg, b_wo = _load_w_fwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wi, b_wf, b_wg, b_wo = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=False)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     p_h = h_buf + (t % 2) * B * H + o_b[:, None] * H
     b_hk = tl.load(p_h + o_k[None, :], mask=m_b[:, None] & m_k[None, :], other=0.0)
     b_h = tl.load(p_h + o_u[None, :], mask=m_bu, other=0.0)
@@ -191,10 +154,10 @@ def lstm_fwd_step_kernel(xw, w_hh, lengths, y, gates, cs, h_buf, c_buf, t, T, B,
 def lstm_bwd_kernel(dy, dh_n, dc_n, gates, cs, c0, w_hh, lengths, dgates, dh0, dc0, arrivals,
                     T, B, H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                     SPLIT: tl.constexpr, HAS_LENGTHS: tl.constexpr, PRECISION: tl.constexpr):
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wi, b_wf, b_wg, b_wo = _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wi, b_wf, b_wg, b_wo = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=True)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     b_dh = tl.load(dh_n + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
     b_dc = tl.load(dc_n + o_b[:, None] * H + o_u[None, :], mask=m_bu, other=0.0)
     for s in range(0, T):
@@ -227,10 +190,10 @@ def lstm_bwd_step_kernel(dy, gates, cs, c0, w_hh, lengths, dgates, dh_buf, dc_bu
                          H: tl.constexpr, BB: tl.constexpr, BH: tl.constexpr, HB: tl.constexpr,
                          HAS_LENGTHS: tl.constexpr, PRECISION: tl.constexpr):
     """Launched for t = T-1 .. -1: finishes step t+1 (its recurrent gradient), then runs step t."""
-    o_b, o_k, o_u, m_b, m_k, m_u = _tile_offsets(B, H, BB, BH, HB)
+    o_b, o_k, o_u, m_b, m_k, m_u = tile_offsets(B, H, BB, BH, HB)
     m_bu = m_b[:, None] & m_u[None, :]
-    b_wi, b_wf, b_wg, b_wo = _load_w_bwd(w_hh, o_k, o_u, m_k, m_u, H)
-    b_len = _valid_rows(lengths, o_b, m_b, T, HAS_LENGTHS)
+    b_wi, b_wf, b_wg, b_wo = _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD=True)
+    b_len = sequence_lengths(lengths, o_b, m_b, T, HAS_LENGTHS)
     p_dh = dh_buf + o_b[:, None] * H + o_u[None, :]
     p_dc = dc_buf + o_b[:, None] * H + o_u[None, :]
     b_dh = tl.load(p_dh, mask=m_bu, other=0.0)
