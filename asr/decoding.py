@@ -1,5 +1,9 @@
 """Turning CTC log-probabilities into text."""
 
+import contextlib
+import os
+import sys
+
 import torch
 import torchaudio.functional as AF
 
@@ -40,6 +44,24 @@ def word_timestamps(log_probs: torch.Tensor, text: str, tokenizer: CharTokenizer
     return words
 
 
+@contextlib.contextmanager
+def _native_output_silenced():
+    """Point file descriptors 1 and 2 at /dev/null, so C++ libraries' prints go nowhere."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+
+
 class BeamSearchDecoder:
     """CTC prefix beam search with a word n-gram LM over a lexicon.
 
@@ -65,14 +87,14 @@ class BeamSearchDecoder:
             f.writelines(f"{w}\t{' '.join(w)} |\n" for w in words)
             self._lexicon = f.name
         tokens = ["-"] + ["|" if ch == " " else ch for ch in tokenizer.vocab]
-        self.decoder = ctc_decoder(lexicon=self._lexicon, tokens=tokens, lm=str(lm_path), beam_size=beam_size,
-                                   lm_weight=lm_weight, word_score=word_score, blank_token="-", sil_token="|")
+        with _native_output_silenced():  # KenLM prints a banner and a progress bar while loading
+            self.decoder = ctc_decoder(lexicon=self._lexicon, tokens=tokens, lm=str(lm_path), beam_size=beam_size,
+                                       lm_weight=lm_weight, word_score=word_score, blank_token="-", sil_token="|")
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
         hypotheses = self.decoder(log_probs.float().cpu().contiguous(), lengths.cpu().to(torch.int32))
         return [" ".join(h[0].words) if h else "" for h in hypotheses]
 
     def __del__(self):
-        import os
         if getattr(self, "_lexicon", None):
             os.unlink(self._lexicon)
