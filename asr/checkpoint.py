@@ -60,3 +60,12 @@ def load_model(path, device="cpu") -> tuple[AcousticModel, Config, CharTokenizer
     except RuntimeError as error:
         raise CheckpointError(f"{path}: weights do not fit the stored config ({str(error).splitlines()[0]})") from None
     return model.to(device).eval(), cfg, tokenizer, ckpt
+
+
+def export_model(path, out) -> dict:
+    """Keep what inference needs (config, tokenizer, weights and the run's scores); drop the
+    optimizer, scheduler and RNG state, which triple a checkpoint's size."""
+    ckpt = read_checkpoint(path)
+    kept = {k: ckpt[k] for k in ("format", "config", "tokenizer", "model", "epoch", "step", "dev") if k in ckpt}
+    atomic_save({**kept, "exported_from": str(path)}, out)
+    return kept

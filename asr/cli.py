@@ -68,6 +68,13 @@ def cmd_average(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from asr.checkpoint import export_model
+    export_model(args.checkpoint, args.out)
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
 def cmd_plot(args) -> int:
     from asr.trainlog import plot_run
     print(f"wrote {plot_run(Path(args.run_dir), args.out)}")
@@ -193,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, default=5, help="with a run folder: its last N epoch checkpoints")
     p.add_argument("--out", required=True, help="averaged checkpoint to write")
     p.set_defaults(func=cmd_average)
+
+    p = sub.add_parser("export", help="strip a checkpoint to what transcription needs", formatter_class=fmt)
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("plot", help="draw a run's loss and dev WER curves as PNG", formatter_class=fmt)
     p.add_argument("run_dir", help="the run's out_dir (holds log.csv)")

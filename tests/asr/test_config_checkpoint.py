@@ -47,6 +47,23 @@ def test_checkpoint_rebuilds_model_alone(tmp_path):
     assert not list(tmp_path.glob("*.tmp")), "no temporary file left behind"
 
 
+def test_export_keeps_inference_state_only(tmp_path):
+    from asr.checkpoint import export_model
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
+    model = AcousticModel(cfg.model).eval()
+    optimizer = torch.optim.AdamW(model.parameters())
+    model(torch.randn(1, 30, 80), torch.tensor([30]))[0].sum().backward()
+    optimizer.step()
+    save_checkpoint(tmp_path / "full.pt", model, cfg, CharTokenizer(), optimizer=optimizer.state_dict(), epoch=2)
+    export_model(tmp_path / "full.pt", tmp_path / "small.pt")
+    small = read_checkpoint(tmp_path / "small.pt")
+    assert "optimizer" not in small and small["epoch"] == 2
+    assert (tmp_path / "small.pt").stat().st_size < (tmp_path / "full.pt").stat().st_size
+    loaded, *_ = load_model(tmp_path / "small.pt")
+    x = torch.randn(1, 20, 80)
+    torch.testing.assert_close(loaded(x, torch.tensor([20]))[0], model(x, torch.tensor([20]))[0])
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         read_checkpoint(tmp_path / "none.pt")
