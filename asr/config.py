@@ -35,6 +35,7 @@ class TrainConfig:
     save_every_steps: int = 0  # also checkpoint mid-epoch every N steps (0: epoch ends only)
     keep_last: int = 3  # epoch/step checkpoints kept, besides best.pt
     max_nonfinite_steps: int = 20  # consecutive skipped steps before the run stops
+    init_from: str = ""  # start from this checkpoint's weights (fresh optimizer), e.g. an exported model
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     out_dir: str = "runs/exp"

@@ -180,7 +180,19 @@ class Trainer:
                 "scaler": self.scaler.state_dict(), "epoch": self.epoch, "batches_done": self.batches_done,
                 "step": self.step, "best_wer": self.best_wer, "nonfinite": self.nonfinite, "rng": rng_states()}
 
+    def init_weights(self, path: str) -> None:
+        ckpt = read_checkpoint(path)
+        try:
+            self.bare_model.load_state_dict(ckpt["model"])
+        except RuntimeError as error:
+            raise ValueError(f"train.init_from={path}: weights do not fit this model config "
+                             f"({str(error).splitlines()[0]})") from None
+        self.say(f"initialised from the weights of {path}")
+
     def load(self, ckpt: dict) -> None:
+        if "optimizer" not in ckpt:
+            raise ValueError("this checkpoint has no optimizer state (an exported model): continue from it with "
+                             "train.init_from=PATH instead of --resume")
         self.bare_model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -312,6 +324,8 @@ def run(cfg: Config, resume=None) -> Path:
         trainer.build_optimizer()
         if ckpt is not None:
             trainer.load(ckpt)
+        elif cfg.train.init_from:
+            trainer.init_weights(cfg.train.init_from)
             trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
         log = CsvLog(Path(cfg.train.out_dir) / "log.csv") if dist.is_main else None
         last = Path(resume) if resume else Path(cfg.train.out_dir) / "epoch-0.pt"

@@ -156,3 +156,16 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
     with pytest.raises(CheckpointError, match="no checkpoints"):
         average_checkpoints([], tmp_path / "x.pt")
+
+
+def test_init_from_an_exported_model_and_resume_refuses_it(tmp_path, corpus, capsys):
+    from asr.checkpoint import export_model
+    run(load_config(recipe(tmp_path, corpus, epochs=1)))
+    export_model(tmp_path / "run" / "epoch-1.pt", tmp_path / "small.pt")
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    config = recipe(tuned, corpus, epochs=1, init_from=str(tmp_path / "small.pt"), lr=1e-9)
+    run(load_config(config))
+    assert_same_weights(read_checkpoint(tmp_path / "small.pt")["model"], final_weights(tuned / "run", 1), atol=1e-5)
+    assert asr_main(["train", str(config), "--resume", str(tmp_path / "small.pt")]) == 2
+    assert "train.init_from=PATH instead of --resume" in capsys.readouterr().err
