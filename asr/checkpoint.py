@@ -1,12 +1,11 @@
 """One file holds the resolved config, the tokenizer and the weights; loads with weights_only=True."""
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from asr.config import Config, config_from_dict, config_to_dict
+from asr.fileio import atomic_write
 from asr.model import AcousticModel
 from asr.text import CharTokenizer
 
@@ -19,16 +18,7 @@ class CheckpointError(ValueError):
 
 def atomic_save(obj, path) -> None:
     """torch.save to a temporary file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(obj, f), binary=True)
 
 
 def save_checkpoint(path, model: AcousticModel, cfg: Config, tokenizer: CharTokenizer, **state) -> None:

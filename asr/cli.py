@@ -111,17 +111,12 @@ def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
     return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def cmd_transcribe(args) -> int:
     import tempfile
     import time
 
     from asr.audio import AudioError
+    from asr.fileio import atomic_write_text
     from asr.formats import render
     from asr.transcribe import Transcriber
     model = Path(args.model) if args.model else DEFAULT_MODEL
@@ -147,7 +142,7 @@ def cmd_transcribe(args) -> int:
             text = render(result, args.format)
             if out_dir:
                 stem = Path(result.source).stem if result.source != "-" else "stdin"
-                _write_atomic(out_dir / f"{stem}.{args.format}", text)
+                atomic_write_text(out_dir / f"{stem}.{args.format}", text)
             elif args.format == "json":
                 print(("" if first else ",\n") + text.rstrip(), end="", flush=True)
             else:

@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, WaveAugment
 from asr.features import FeatureConfig, LogMel
+from asr.fileio import atomic_write_text
 from asr.text import CharTokenizer, normalize_text
 
 
@@ -65,11 +66,7 @@ def read_manifest(path) -> list[Utterance]:
 
 def write_manifest(path, entries: list[dict]) -> None:
     """Write JSON Lines atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries))
 
 
 class SpeechDataset(Dataset):

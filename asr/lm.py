@@ -12,6 +12,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from asr.fileio import atomic_write_text
 from asr.text import normalize_text
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -103,9 +104,7 @@ def write_arpa(probs, backoffs, path) -> None:
             lines.append(line)
         lines.append("")
     lines.append("\\end\\")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def build_arpa(text_paths, order: int, out_path) -> dict:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from asr.corpora import asterisk
 from asr.corpora.report import Report, stable_split
+from asr.fileio import atomic_write_text
 from asr.text import normalize_text
 
 SAMPLE_RATE = 16000
@@ -150,9 +151,7 @@ def write_lm_text(path: Path, sentences: list[str]) -> None:
     """Every train-share sentence of the pool, synthesised or not: LM text that never contains a
     dev or test_voices sentence."""
     train = sorted({t for t in sentences if stable_split(t, SENTENCE_SPLITS, salt="synthetic") == "train"})
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(train) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, "\n".join(train) + "\n")
 
 
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2, **_) -> None:
