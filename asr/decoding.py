@@ -11,13 +11,30 @@ from asr.formats import Word
 from asr.text import CharTokenizer
 
 
-def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: CharTokenizer) -> list[str]:
-    """Best path: argmax per frame, merge repeats, drop blanks. log_probs [B, T, V]."""
+def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: CharTokenizer,
+                  pause_frames: int = 0) -> list[str]:
+    """Best path: argmax per frame, merge repeats, drop blanks. log_probs [B, T, V].
+
+    With `pause_frames`, a run of at least that many blank frames between two characters ends a
+    word even when the model emitted no space there: character CTC models often stay silent
+    through a pause, which would otherwise glue the words on both sides together.
+    """
     best = log_probs.argmax(dim=-1).cpu()
+    space = tokenizer.index.get(" ")
     texts = []
     for ids, n in zip(best, lengths.cpu().tolist()):
-        ids = torch.unique_consecutive(ids[:n]).tolist()
-        texts.append(" ".join(tokenizer.decode(i for i in ids if i != tokenizer.blank).split()))
+        chars, last, blanks = [], tokenizer.blank, 0
+        for token in ids[:n].tolist():
+            if token == tokenizer.blank:
+                blanks += 1
+            else:
+                if pause_frames and blanks >= pause_frames and chars and space is not None:
+                    chars.append(space)
+                if token != last:
+                    chars.append(token)
+                blanks = 0
+            last = token
+        texts.append(" ".join(tokenizer.decode(chars).split()))
     return texts
 
 

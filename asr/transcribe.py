@@ -16,6 +16,7 @@ from asr.features import LogMel
 from asr.formats import Transcript, Word
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
+PAUSE_SECONDS = 0.5  # greedy decoding ends a word at a pause this long (asr.decoding.greedy_decode)
 
 
 class Transcriber:
@@ -42,6 +43,7 @@ class Transcriber:
             raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds/2), got {overlap_seconds}")
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.frame_seconds = self.cfg.features.hop_ms / 1000 * self.cfg.model.subsample
+        self.pause_frames = round(PAUSE_SECONDS / self.frame_seconds)
         self.beam = BeamSearchDecoder(self.tokenizer, lm, beam_size, lm_weight, word_score) if lm else None
         self.decoding = self.beam.settings if self.beam else {"method": "greedy"}
 
@@ -60,7 +62,8 @@ class Transcriber:
             padded[i, : f.shape[0]] = f
         log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
         log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
-        texts = (self.beam or partial(greedy_decode, tokenizer=self.tokenizer))(log_probs, out_lengths)
+        greedy = partial(greedy_decode, tokenizer=self.tokenizer, pause_frames=self.pause_frames)
+        texts = (self.beam or greedy)(log_probs, out_lengths)
         return [(text, word_timestamps(lp[:n], text, self.tokenizer, self.frame_seconds))
                 for lp, n, text in zip(log_probs, out_lengths.tolist(), texts)]
 

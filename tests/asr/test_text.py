@@ -45,6 +45,18 @@ def test_greedy_decode_collapses_repeats_and_blanks():
     assert greedy_decode(log_probs, torch.tensor([3]), tok) == ["a"]
 
 
+def test_greedy_decode_ends_a_word_at_a_long_pause():
+    import torch
+    tok = CharTokenizer("ab ")
+    path = [1, 0, 2, 0, 0, 0, 0, 0, 2, 1, 0, 0]  # "ab", six blanks, "ba": no space emitted
+    log_probs = torch.full((1, len(path), 4), -10.0)
+    log_probs[0, torch.arange(len(path)), torch.tensor(path)] = 0.0
+    lengths = torch.tensor([len(path)])
+    assert greedy_decode(log_probs, lengths, tok) == ["abba"]
+    assert greedy_decode(log_probs, lengths, tok, pause_frames=5) == ["ab ba"]
+    assert greedy_decode(log_probs, lengths, tok, pause_frames=7) == ["abba"]
+
+
 def test_error_rates_match_hand_counts():
     scores = error_rates(["the cat sat", "hello"], ["the bat sat down", "Hello!"])
     assert scores["wer"] == pytest.approx(2 / 4)  # one substitution, one insertion over 4 words
