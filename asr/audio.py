@@ -1,6 +1,5 @@
 """Reading audio: any common format, rate and channel count becomes 16 kHz mono float32."""
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +81,3 @@ def duration_seconds(path) -> float:
 def is_audio_path(path) -> bool:
     return Path(path).suffix.lower() in AUDIO_EXTENSIONS
 
-
-def frames_for(seconds: float, hop_ms: float = 10.0) -> int:
-    return math.floor(seconds * 1000 / hop_ms) + 1

@@ -105,12 +105,18 @@ class SpeechDataset(Dataset):
         return feats, torch.tensor(self.tokenizer.encode(text), dtype=torch.long), text, utt.id
 
 
-def collate(items):
-    """Pad features to the longest item; CTC targets are concatenated, as ctc_loss accepts."""
-    feats, targets, texts, ids = zip(*items)
+def pad_features(feats) -> tuple[torch.Tensor, torch.Tensor]:
+    """[frames, n_mels] tensors -> zero-padded [B, max_frames, n_mels] and their lengths [B]."""
     lengths = torch.tensor([f.shape[0] for f in feats])
     padded = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
     for i, f in enumerate(feats):
         padded[i, : f.shape[0]] = f
+    return padded, lengths
+
+
+def collate(items):
+    """Pad features to the longest item; CTC targets are concatenated, as ctc_loss accepts."""
+    feats, targets, texts, ids = zip(*items)
+    padded, lengths = pad_features(feats)
     return {"feats": padded, "lengths": lengths, "targets": torch.cat(targets),
             "target_lengths": torch.tensor([len(t) for t in targets]), "texts": list(texts), "ids": list(ids)}

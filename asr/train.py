@@ -47,8 +47,9 @@ def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: Ac
         text = normalize_text(utt.text)
         samples = int(utt.duration / 1.1 * features.sample_rate)
         frames = int(model.output_lengths(torch.tensor(num_frames(samples, features))))
-        if tokenizer.unknown_chars(text):
-            reason = f"characters outside the vocabulary ({''.join(sorted(tokenizer.unknown_chars(text)))!r})"
+        unknown = tokenizer.unknown_chars(text)
+        if unknown:
+            reason = f"characters outside the vocabulary ({''.join(sorted(unknown))!r})"
         elif utt.duration > max_duration:
             reason = f"longer than data.max_duration={max_duration}s"
         elif not text:

@@ -10,7 +10,7 @@ import torch
 
 from asr.audio import AudioError, duration_seconds, load_audio
 from asr.checkpoint import load_model
-from asr.data import Utterance
+from asr.data import Utterance, pad_features
 from asr.decoding import BeamSearchDecoder, greedy_decode, word_timestamps
 from asr.features import LogMel
 from asr.formats import Transcript, Word
@@ -55,11 +55,7 @@ class Transcriber:
 
     @torch.no_grad()
     def _decode(self, waves: list[torch.Tensor]) -> list[tuple[str, list[Word]]]:
-        feats = [self.logmel(w) for w in waves]
-        lengths = torch.tensor([f.shape[0] for f in feats])
-        padded = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
-        for i, f in enumerate(feats):
-            padded[i, : f.shape[0]] = f
+        padded, lengths = pad_features([self.logmel(w) for w in waves])
         log_probs, out_lengths = self.model(padded.to(self.device), lengths.to(self.device))
         log_probs, out_lengths = log_probs.float().cpu(), out_lengths.cpu()
         greedy = partial(greedy_decode, tokenizer=self.tokenizer, pause_frames=self.pause_frames)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kernels.common.launch import interpreting
+from kernels.common.launch import require_kernel_device
 from kernels.common.sequence import reverse_padded
 from kernels.gru.fused_recurrent import gru_recurrence
 from kernels.lstm.fused_recurrent import lstm_recurrence
@@ -27,9 +27,8 @@ class _TritonRNNMixin:
     def _use_triton(self, x: torch.Tensor) -> bool:
         if self.impl == "auto":
             return x.is_cuda
-        if self.impl == "triton" and not x.is_cuda and not interpreting():
-            raise ValueError(f"impl='triton' needs a CUDA tensor (got {x.device}); set "
-                             "TRITON_INTERPRET=1 to run the kernels on CPU, or use impl='torch'")
+        if self.impl == "triton":
+            require_kernel_device(x.device)  # before any work, not deep inside the first layer
         return self.impl == "triton"
 
     def forward(self, input, hx=None, lengths=None):

@@ -105,6 +105,13 @@ def state_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def require_kernel_device(device: torch.device) -> None:
+    """The kernels run on CUDA, or on CPU under the Triton interpreter, nowhere else."""
+    if device.type != "cuda" and not interpreting():
+        raise ValueError(f"impl='triton' needs a CUDA tensor (got {device}); set "
+                         "TRITON_INTERPRET=1 to run the kernels on CPU, or use impl='torch'")
+
+
 def check_recurrence_args(xw: torch.Tensor, w_hh: torch.Tensor, states: list, gates: int,
                           lengths: torch.Tensor | None) -> None:
     """One-line ValueErrors for what would otherwise be a wrong result or a hung GPU."""
@@ -119,9 +126,7 @@ def check_recurrence_args(xw: torch.Tensor, w_hh: torch.Tensor, states: list, ga
         raise ValueError(f"dtype mismatch: input {xw.dtype} vs weights {w_hh.dtype}")
     if xw.device != w_hh.device:
         raise ValueError(f"device mismatch: input on {xw.device}, weights on {w_hh.device}")
-    if xw.device.type != "cuda" and not interpreting():
-        raise ValueError(f"impl='triton' needs a CUDA tensor (got {xw.device}); set "
-                         "TRITON_INTERPRET=1 to run the kernels on CPU, or use impl='torch'")
+    require_kernel_device(xw.device)
     for state in states:
         if state is not None and tuple(state.shape) != (batch, hidden):
             raise ValueError(f"initial state must be [B, H] = [{batch}, {hidden}], "
