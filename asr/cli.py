@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a recipe YAML", formatter_class=fmt)
     p.add_argument("config", help="recipe YAML, e.g. recipes/asterisk/config.yaml")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=5")
-    p.add_argument("--resume", help="continue from this checkpoint (its own config is used; train.epochs may grow)")
+    p.add_argument("--resume", help="continue from this checkpoint (its own config is used; train.epochs may grow), "
+                   "or 'latest': the newest in train.out_dir, starting afresh if there is none (torchrun restarts)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("lm", help="language models for beam search", formatter_class=fmt)

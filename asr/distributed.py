@@ -34,7 +34,13 @@ def init(device_name: str) -> tuple[DistInfo, torch.device]:
     if use_cuda:
         torch.cuda.set_device(device)
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        # torchrun hands restarted workers (--max-restarts) the store of the failed attempt, whose
+        # keys still name the dead processes' addresses: without a prefix per attempt the new
+        # ranks may connect to those and fail or hang.
+        store, rank, size = next(dist.rendezvous("env://"))
+        attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        dist.init_process_group("nccl" if use_cuda else "gloo", store=dist.PrefixStore(f"attempt-{attempt}/", store),
+                                rank=rank, world_size=size)
     info = DistInfo(dist.get_rank() if world_size > 1 else 0, world_size, local_rank)
     return info, device
 

@@ -14,10 +14,17 @@ def atomic_write(path, write: Callable, binary: bool = False) -> None:
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; others should read ours as usual
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -28,7 +28,7 @@ from asr.model import AcousticModel, ctc_loss
 from asr.sampler import BucketBatchSampler
 from asr.scoring import error_rates
 from asr.text import CharTokenizer, normalize_text
-from asr.trainlog import CsvLog, prune_checkpoints
+from asr.trainlog import CsvLog, latest_checkpoint, out_of_memory_batches, prune_checkpoints, record_out_of_memory
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -244,6 +244,23 @@ class Trainer:
         self.step += 1
         return total if finite else None
 
+    def skip_out_of_memory(self, batches: list[dict]) -> None:
+        """Record the batch that ran out of memory (restarted runs skip it too) and go on; under DDP
+        stop instead, for torchrun to restart every rank from the latest checkpoint."""
+        ids = [i for b in batches for i in b["ids"]]
+        record = record_out_of_memory(self.cfg.train.out_dir, self.epoch, self.batches_done, self.dist.rank, ids)
+        where = (f"epoch {self.epoch} batch {self.batches_done} ({len(ids)} utterances: {', '.join(ids[:10])}"
+                 f"{' ...' if len(ids) > 10 else ''})")
+        if self.dist.enabled:
+            # The other ranks wait in collectives this one will never join (SyncBatchNorm in the
+            # forward pass, DDP's gradient all-reduce in the backward pass), so no rank can skip alone.
+            raise TrainingError(f"rank {self.dist.rank}: out of memory on {where}, recorded in {record}; under "
+                                "torchrun --max-restarts N with --resume latest the run restarts and skips it")
+        print(f"out of memory on {where}: skipped, recorded in {record}", flush=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     def train_epoch(self, log: CsvLog) -> None:
         cfg = self.cfg
         self.model.train()
@@ -252,20 +269,19 @@ class Trainer:
         bar = tqdm(total=len(self.sampler), initial=self.batches_done, desc=f"epoch {self.epoch}", unit="batch",
                    disable=not self.dist.is_main, mininterval=5)
         losses, utts, frames, start, pending, logged = [], 0, 0, time.time(), [], False
+        out_of_memory_before = out_of_memory_batches(cfg.train.out_dir)
         for batch in self.train_loader:
             pending.append(batch)
             if len(pending) < cfg.train.accumulate and self.batches_done + len(pending) < len(self.sampler):
                 continue
-            try:
-                loss = self.train_step(pending, spec_augment)
-            except torch.OutOfMemoryError:
-                if self.dist.enabled:
-                    raise
-                ids = [i for b in pending for i in b["ids"]]
-                self.say(f"out of memory on a batch of {len(ids)} utterances, skipped: {', '.join(ids[:10])}")
-                self.optimizer.zero_grad(set_to_none=True)
-                torch.cuda.empty_cache()
+            if any((self.epoch, self.batches_done + k) in out_of_memory_before for k in range(len(pending))):
+                self.say(f"epoch {self.epoch} batch {self.batches_done}: skipped, it ran out of memory before")
                 loss = None
+            else:
+                try:
+                    loss = self.train_step(pending, spec_augment)
+                except torch.OutOfMemoryError:
+                    loss = self.skip_out_of_memory(pending)
             self.batches_done += len(pending)
             utts += sum(len(b["ids"]) for b in pending)
             frames += sum(int(b["lengths"].sum()) for b in pending)
@@ -307,9 +323,12 @@ class Trainer:
 
 
 def run(cfg: Config, resume=None) -> Path:
-    """Train as configured, or continue the checkpoint `resume` exactly where it stopped (its own
-    config is used; a larger train.epochs extends the run). Returns the last epoch checkpoint."""
+    """Train as configured, or continue the checkpoint `resume` (or "latest": the newest one in
+    train.out_dir, if any) exactly where it stopped (its own config is used; a larger train.epochs
+    extends the run). Returns the last epoch checkpoint."""
     ckpt = None
+    if resume == "latest":  # what torchrun --max-restarts needs: nothing saved yet means a fresh start
+        resume = latest_checkpoint(cfg.train.out_dir)
     if resume is not None:
         ckpt = read_checkpoint(resume)
         epochs = cfg.train.epochs
@@ -325,9 +344,9 @@ def run(cfg: Config, resume=None) -> Path:
         trainer.build_optimizer()
         if ckpt is not None:
             trainer.load(ckpt)
+            trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
         elif cfg.train.init_from:
             trainer.init_weights(cfg.train.init_from)
-            trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
         log = CsvLog(Path(cfg.train.out_dir) / "log.csv") if dist.is_main else None
         last = Path(resume) if resume else Path(cfg.train.out_dir) / "epoch-0.pt"
         while trainer.epoch <= cfg.train.epochs:

@@ -1,12 +1,14 @@
 """What a run leaves on disk: the CSV log, its checkpoints, averaged weights and plots."""
 
 import csv
+import json
 import re
 from pathlib import Path
 
 import torch
 
 from asr.checkpoint import CheckpointError, atomic_save, read_checkpoint
+from asr.fileio import atomic_write_text
 
 LOG_FIELDS = ["epoch", "step", "lr", "loss", "utt_per_s", "audio_s_per_s", "dev_loss", "dev_wer", "dev_cer"]
 _NUMBERED = re.compile(r"^(epoch|step)-(\d+)\.pt$")
@@ -29,6 +31,25 @@ class CsvLog:
 def numbered_checkpoints(run_dir: Path) -> list[Path]:
     """epoch-N.pt and step-N.pt, oldest first by modification time."""
     return sorted((p for p in Path(run_dir).glob("*.pt") if _NUMBERED.match(p.name)), key=lambda p: p.stat().st_mtime)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    numbered = numbered_checkpoints(run_dir) if Path(run_dir).is_dir() else []
+    return numbered[-1] if numbered else None
+
+
+def record_out_of_memory(run_dir: Path, epoch: int, batch: int, rank: int, ids: list[str]) -> Path:
+    """Note that batch `batch` (0-based, as the sampler numbers it) of `epoch` ran out of memory,
+    so that a restarted run skips it on every rank. One file per event: ranks never share one."""
+    path = Path(run_dir) / "out_of_memory" / f"epoch-{epoch}-batch-{batch}-rank-{rank}.json"
+    atomic_write_text(path, json.dumps({"epoch": epoch, "batch": batch, "rank": rank, "ids": ids}) + "\n")
+    return path
+
+
+def out_of_memory_batches(run_dir: Path) -> set[tuple[int, int]]:
+    """(epoch, batch) of every batch recorded by record_out_of_memory."""
+    records = (json.loads(p.read_text()) for p in (Path(run_dir) / "out_of_memory").glob("*.json"))
+    return {(r["epoch"], r["batch"]) for r in records}
 
 
 def prune_checkpoints(run_dir: Path, keep_last: int) -> None:

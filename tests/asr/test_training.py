@@ -1,6 +1,8 @@
 """Training at scale on CPU: DDP (gloo) against one process, kill-and-resume, guards, averaging."""
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +131,59 @@ def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus, monkey
     monkeypatch.setattr(asr.train, "compute_loss", lambda *a, **k: real(*a, **k) * float("nan"))
     with pytest.raises(TrainingError, match="3 non-finite steps in a row"):
         run(load_config(recipe(tmp_path, corpus, epochs=1, max_nonfinite_steps=3, out_dir=str(tmp_path / "r2"))))
+
+
+def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, monkeypatch, capsys):
+    real = asr.train.compute_loss
+
+    def out_of_memory_on_utt3(model, batch, *args, **kwargs):
+        if "utt3" in batch["ids"]:
+            raise torch.OutOfMemoryError("injected")
+        return real(model, batch, *args, **kwargs)
+
+    monkeypatch.setattr(asr.train, "compute_loss", out_of_memory_on_utt3)
+    run(load_config(recipe(tmp_path, corpus, epochs=2)))
+    out = capsys.readouterr().out
+    assert out.count("out of memory on epoch") == 2 and "utt3" in out
+    records = sorted((tmp_path / "run" / "out_of_memory").glob("*.json"))
+    assert [json.loads(p.read_text())["epoch"] for p in records] == [1, 2]
+    batches_per_epoch = read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] + 1
+    assert read_checkpoint(tmp_path / "run" / "epoch-2.pt")["step"] == 2 * batches_per_epoch - 2
+
+    monkeypatch.setattr(asr.train, "compute_loss", real)  # resumed, the recorded batches are not tried again
+    run(load_config(recipe(tmp_path, corpus, epochs=3)), resume=tmp_path / "run" / "epoch-1.pt")
+    assert "ran out of memory before" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
+    """A rank that runs out of memory cannot skip alone: it records the batch and stops; torchrun
+    restarts both ranks from the latest checkpoint and they skip it. The result must equal a run
+    that skipped the same batches without ever stopping."""
+    budget = 0.1  # one utterance per batch
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    config = recipe(crashed, corpus, save_every_steps=1, keep_last=2)
+    result = subprocess.run([*torchrun, "--max-restarts", "3", str(ROOT / "tests" / "asr" / "oom_worker.py"), "utt3",
+                             str(config), f"data.max_batch_seconds={budget}", "--resume", "latest"],
+                            env=child_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "out of memory on epoch 1 batch" in result.stderr and "utt3" in result.stderr
+    records = sorted((crashed / "run" / "out_of_memory").glob("*.json"))
+    assert sorted(json.loads(p.read_text())["epoch"] for p in records) == [1, 2]
+
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copytree(crashed / "run" / "out_of_memory", clean / "run" / "out_of_memory")
+    result = subprocess.run([*torchrun, "-m", "asr.cli", "train", str(recipe(clean, corpus)),
+                             f"data.max_batch_seconds={budget}"], env=child_env(), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    crashed_ckpt = read_checkpoint(crashed / "run" / "epoch-2.pt")
+    clean_ckpt = read_checkpoint(clean / "run" / "epoch-2.pt")
+    assert crashed_ckpt["step"] == clean_ckpt["step"] == 2 * 4 - 2
+    assert_same_weights(clean_ckpt["model"], crashed_ckpt["model"], atol=1e-7)
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
