@@ -1,6 +1,7 @@
 """The `asr` command: train, evaluate, transcribe."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def cmd_train(args) -> int:
     from asr.config import load_config
     from asr.train import run
     last = run(load_config(args.config, args.overrides), resume=args.resume)
-    print(f"last checkpoint: {last}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+        print(f"last checkpoint: {last}")
     return 0
 
 

@@ -7,6 +7,7 @@ out-of-memory batches. Only rank 0 writes checkpoints, logs and progress.
 """
 
 import math
+import os
 import random
 import time
 from contextlib import nullcontext
@@ -28,7 +29,14 @@ from asr.model import AcousticModel, ctc_loss
 from asr.sampler import BucketBatchSampler
 from asr.scoring import error_rates
 from asr.text import CharTokenizer, normalize_text
-from asr.trainlog import CsvLog, latest_checkpoint, out_of_memory_batches, prune_checkpoints, record_out_of_memory
+from asr.trainlog import (
+    CsvLog,
+    forget_out_of_memory,
+    latest_checkpoint,
+    out_of_memory_batches,
+    prune_checkpoints,
+    record_out_of_memory,
+)
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -327,6 +335,8 @@ def run(cfg: Config, resume=None) -> Path:
     train.out_dir, if any) exactly where it stopped (its own config is used; a larger train.epochs
     extends the run). Returns the last epoch checkpoint."""
     ckpt = None
+    if resume is None and int(os.environ.get("RANK", "0")) == 0:
+        forget_out_of_memory(cfg.train.out_dir)  # before any rank can read them: DDP's setup waits for rank 0
     if resume == "latest":  # what torchrun --max-restarts needs: nothing saved yet means a fresh start
         resume = latest_checkpoint(cfg.train.out_dir)
     if resume is not None:

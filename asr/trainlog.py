@@ -46,6 +46,12 @@ def record_out_of_memory(run_dir: Path, epoch: int, batch: int, rank: int, ids: 
     return path
 
 
+def forget_out_of_memory(run_dir: Path) -> None:
+    """A fresh run in an old run's folder must not skip batches the old one ran out of memory on."""
+    for path in (Path(run_dir) / "out_of_memory").glob("*.json"):
+        path.unlink()
+
+
 def out_of_memory_batches(run_dir: Path) -> set[tuple[int, int]]:
     """(epoch, batch) of every batch recorded by record_out_of_memory."""
     records = (json.loads(p.read_text()) for p in (Path(run_dir) / "out_of_memory").glob("*.json"))

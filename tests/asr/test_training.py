@@ -153,6 +153,9 @@ def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, 
     monkeypatch.setattr(asr.train, "compute_loss", real)  # resumed, the recorded batches are not tried again
     run(load_config(recipe(tmp_path, corpus, epochs=3)), resume=tmp_path / "run" / "epoch-1.pt")
     assert "ran out of memory before" in capsys.readouterr().out
+    run(load_config(recipe(tmp_path, corpus, epochs=1)))  # a fresh run in the same folder skips nothing
+    assert "ran out of memory" not in capsys.readouterr().out
+    assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] == batches_per_epoch
 
 
 @pytest.mark.slow
