@@ -179,9 +179,10 @@ def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
     clean = tmp_path / "clean"
     clean.mkdir()
     shutil.copytree(crashed / "run" / "out_of_memory", clean / "run" / "out_of_memory")
+    # --resume latest with no checkpoint yet: a fresh start that keeps the records (a plain one forgets them)
     result = subprocess.run([*torchrun, "-m", "asr.cli", "train", str(recipe(clean, corpus)),
-                             f"data.max_batch_seconds={budget}"], env=child_env(), capture_output=True, text=True,
-                            timeout=600)
+                             f"data.max_batch_seconds={budget}", "--resume", "latest"], env=child_env(),
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     crashed_ckpt = read_checkpoint(crashed / "run" / "epoch-2.pt")
     clean_ckpt = read_checkpoint(clean / "run" / "epoch-2.pt")
