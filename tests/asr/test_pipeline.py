@@ -7,28 +7,20 @@ import sys
 
 import pytest
 import torch
-import yaml
 
 from asr.config import load_config
 from asr.evaluate import evaluate
 from asr.train import run
 from asr.transcribe import Transcriber
-from tests.asr.synth import write_tone_corpus
+from tests.asr.synth import write_tiny_recipe, write_tone_corpus
 
 TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had"]
 
 
 def write_recipe(folder, manifest, epochs):
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump({
-        "model": {"conv_channels": 8, "hidden_size": 48, "num_layers": 1, "dropout": 0.0, "subsample": 2,
-                  "impl": "torch"},
-        "data": {"train_manifest": str(manifest), "max_batch_seconds": 30.0, "num_workers": 0},
-        "augment": {"speed_factors": []},
-        "train": {"epochs": epochs, "lr": 0.005, "spec_augment": False, "warmup_steps": 1,
-                  "out_dir": str(folder / "run"),
-                  "log_every": 1000}}))
-    return path
+    return write_tiny_recipe(folder, manifest, model={"conv_channels": 8, "hidden_size": 48},
+                             data={"max_batch_seconds": 30.0},
+                             train={"epochs": epochs, "lr": 0.005, "log_every": 1000})
 
 
 @pytest.fixture(scope="module")

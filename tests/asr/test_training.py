@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 import asr.train
 from asr.checkpoint import CheckpointError, read_checkpoint
@@ -19,22 +18,16 @@ from asr.cli import main as asr_main
 from asr.config import load_config
 from asr.train import TrainingError, run
 from asr.trainlog import average_checkpoints
-from tests.asr.synth import write_tone_corpus
+from tests.asr.synth import write_tiny_recipe, write_tone_corpus
 
 TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had", "ace", "bed"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def recipe(folder: Path, manifest: Path, **train) -> Path:
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump({
-        "model": {"conv_channels": 4, "hidden_size": 16, "num_layers": 1, "dropout": 0.0, "subsample": 2,
-                  "impl": "torch"},
-        "data": {"train_manifest": str(manifest), "max_batch_seconds": 3.0, "num_workers": 0},
-        "augment": {"speed_factors": []},
-        "train": {"epochs": 2, "lr": 0.003, "spec_augment": False, "warmup_steps": 1, "out_dir": str(folder / "run"),
-                  "log_every": 1, "seed": 3, **train}}))
-    return path
+    return write_tiny_recipe(folder, manifest, model={"conv_channels": 4, "hidden_size": 16},
+                             data={"max_batch_seconds": 3.0},
+                             train={"epochs": 2, "lr": 0.003, "log_every": 1, "seed": 3, **train})
 
 
 def final_weights(run_dir: Path, epoch: int) -> dict:
