@@ -35,6 +35,7 @@ class TrainConfig:
     save_every_steps: int = 0  # also checkpoint mid-epoch every N steps (0: epoch ends only)
     keep_last: int = 3  # epoch/step checkpoints kept, besides best.pt
     max_nonfinite_steps: int = 20  # consecutive skipped steps before the run stops
+    scan_out_of_memory: bool = True  # train the heaviest batches once at the start: too large fails at once
     init_from: str = ""  # start from this checkpoint's weights (fresh optimizer), e.g. an exported model
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda

@@ -39,7 +39,13 @@ class BucketBatchSampler(Sampler):
         keys = self.durations
         if self.shuffle and not sorted_epoch:
             keys = keys * (1 + 0.2 * (torch.rand(len(keys), generator=generator, dtype=torch.float64) - 0.5))
-        order = torch.argsort(keys, stable=True).tolist()
+        batches = self._group(torch.argsort(keys, stable=True).tolist())
+        if self.shuffle and not sorted_epoch:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+        return batches
+
+    def _group(self, order: list[int]) -> list[list[int]]:
+        """Consecutive runs of `order` that fit the padded-audio budget."""
         batches, current, longest = [], [], 0.0
         for index in order:
             duration = float(self.durations[index])
@@ -51,9 +57,17 @@ class BucketBatchSampler(Sampler):
             longest = max(longest, duration)
         if current:
             batches.append(current)
-        if self.shuffle and not sorted_epoch:
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return batches
+
+    def heaviest_batches(self) -> list[list[int]]:
+        """The batches that need the most memory: the one holding the longest utterances (no epoch
+        has a longer padded time axis, nor more items beside it) and the one with the most padded
+        audio (every epoch's batches stay under the same budget, so this is within a few percent
+        of any epoch's largest)."""
+        batches = self._group(torch.argsort(self.durations, stable=True).tolist())
+        padded = [float(self.durations[b].max()) * len(b) for b in batches]
+        most_padded = batches[max(range(len(batches)), key=padded.__getitem__)]
+        return [batches[-1]] if most_padded == batches[-1] else [batches[-1], most_padded]
 
     def __iter__(self):
         batches = self._all_batches()

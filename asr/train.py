@@ -269,6 +269,38 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
+    def scan_for_out_of_memory(self) -> None:
+        """Train on the heaviest batches the data can produce, stretched to the slowest speed
+        perturbation, then undo it: a data.max_batch_seconds too large for the device fails here,
+        within a minute, instead of hours into the run (icefall scans pessimistic batches too)."""
+        cfg, dataset = self.cfg, self.train_loader.dataset
+        slowest = min(cfg.augment.speed_factors) if dataset.augment is not None and cfg.augment.speed_factors else 1.0
+        buffers = {name: buffer.clone() for name, buffer in self.bare_model.named_buffers()}  # BatchNorm statistics
+        spec_augment = SpecAugment(cfg.features).train() if cfg.train.spec_augment else None
+        self.model.train()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            for indices in self.sampler.heaviest_batches():
+                utts = [dataset.utterances[i] for i in indices]
+                frames = num_frames(int(max(u.duration for u in utts) / slowest * cfg.features.sample_rate),
+                                    cfg.features)
+                items = [(torch.nn.functional.pad(feats, (0, 0, 0, frames - len(feats))), *rest)
+                         for feats, *rest in (dataset[i] for i in indices)]
+                try:
+                    compute_loss(self.model, collate(items), self.device, self.amp_dtype, spec_augment).backward()
+                except torch.OutOfMemoryError:
+                    ids = ", ".join(u.id for u in utts[:5]) + (" ..." if len(utts) > 5 else "")
+                    raise TrainingError(
+                        f"out of memory on {self.device} training the heaviest batch ({len(utts)} utterances of up "
+                        f"to {max(u.duration for u in utts):.1f} s at speed {slowest}: {ids}): lower "
+                        f"data.max_batch_seconds={cfg.data.max_batch_seconds} or data.max_duration, or use "
+                        "train.precision=bf16 (train.scan_out_of_memory=false skips this check)") from None
+                self.optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for name, buffer in self.bare_model.named_buffers():
+                buffer.copy_(buffers[name])
+        if self.device.type == "cuda":
+            self.say(f"heaviest batches fit: {torch.cuda.max_memory_allocated(self.device) / 2**30:.2f} GiB peak")
+
     def train_epoch(self, log: CsvLog) -> None:
         cfg = self.cfg
         self.model.train()
@@ -357,6 +389,8 @@ def run(cfg: Config, resume=None) -> Path:
             trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
         elif cfg.train.init_from:
             trainer.init_weights(cfg.train.init_from)
+        if cfg.train.scan_out_of_memory:
+            trainer.scan_for_out_of_memory()
         log = CsvLog(Path(cfg.train.out_dir) / "log.csv") if dist.is_main else None
         last = Path(resume) if resume else Path(cfg.train.out_dir) / "epoch-0.pt"
         while trainer.epoch <= cfg.train.epochs:

@@ -37,13 +37,14 @@ def write_tone_corpus(folder: Path, texts: list[str], name: str = "manifest.json
     return manifest
 
 
-def write_tiny_recipe(folder: Path, manifest: Path, model: dict, data: dict, train: dict) -> Path:
+def write_tiny_recipe(folder: Path, manifest: Path, model: dict, data: dict, train: dict,
+                      augment: dict | None = None) -> Path:
     """A recipe YAML for a tiny torch-impl model on `manifest`, without augmentation; `model`,
-    `data` and `train` add to or override the shared settings."""
+    `data`, `train` and `augment` add to or override the shared settings."""
     path = Path(folder) / "recipe.yaml"
     path.write_text(yaml.safe_dump({
         "model": {"num_layers": 1, "dropout": 0.0, "subsample": 2, "impl": "torch", **model},
         "data": {"train_manifest": str(manifest), "num_workers": 0, **data},
-        "augment": {"speed_factors": []},
+        "augment": {"speed_factors": [], **(augment or {})},
         "train": {"spec_augment": False, "warmup_steps": 1, "out_dir": str(Path(folder) / "run"), **train}}))
     return path

@@ -68,6 +68,23 @@ def test_ranks_split_batches_evenly_without_overlap():
     assert len(seen) == len(set(seen))
 
 
+def test_heaviest_batches_bound_every_epoch():
+    durations = torch.rand(300, generator=torch.Generator().manual_seed(0)).mul(14).add(0.5).tolist()
+    sampler = BucketBatchSampler(durations, max_batch_seconds=40.0, seed=3)
+    longest_batch, *rest = sampler.heaviest_batches()
+    longest = max(range(len(durations)), key=durations.__getitem__)
+    assert longest in longest_batch
+    heaviest_padded = max(max(durations[i] for i in b) * len(b) for b in [longest_batch, *rest])
+    for epoch in range(6):
+        sampler.set_epoch(epoch)
+        for batch in batches(sampler):
+            assert max(durations[i] for i in batch) <= durations[longest]
+            if longest in batch:
+                assert len(batch) <= len(longest_batch)
+            assert max(durations[i] for i in batch) * len(batch) <= 40.0
+            assert max(durations[i] for i in batch) * len(batch) <= heaviest_padded * 1.1
+
+
 def test_loader_is_deterministic_across_worker_counts(tmp_path):
     manifest = write_tone_corpus(tmp_path, ["abc", "bad", "cab", "ace", "bee", "dad"])
     utts = read_manifest(manifest)

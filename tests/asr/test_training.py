@@ -17,7 +17,7 @@ from asr.cli import main as asr_main
 from asr.config import load_config
 from asr.train import TrainingError, run
 from asr.trainlog import average_checkpoints
-from tests.asr.synth import write_tiny_recipe, write_tone_corpus
+from tests.asr.synth import tone_utterance, write_tiny_recipe, write_tone_corpus
 
 TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had", "ace", "bed"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +82,7 @@ def test_killed_run_resumes_to_the_same_final_step(tmp_path, corpus):
     killed = tmp_path / "killed"
     killed.mkdir()
     config = recipe(killed, corpus, save_every_steps=3, keep_last=50)
-    # SIGKILL as batch 5 starts: step-3.pt is saved, step 4 is done but lost, mid-epoch 1
+    # SIGKILL as step 5 starts: step-3.pt is saved, step 4 is done but lost, mid-epoch 1
     child = subprocess.run([sys.executable, str(FAULTY_TRAIN), "kill:5", str(config),
                             f"data.max_batch_seconds={budget}"], env=child_env(), capture_output=True, timeout=600)
     assert child.returncode == -signal.SIGKILL
@@ -112,7 +112,7 @@ def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus, monkey
         return loss * float("nan") if calls["n"] in (2, 3) else loss
 
     monkeypatch.setattr(asr.train, "compute_loss", sometimes_nan)
-    run(load_config(recipe(tmp_path, corpus, epochs=2)))
+    run(load_config(recipe(tmp_path, corpus, epochs=2, scan_out_of_memory=False)))  # calls counted are steps
     out = capsys.readouterr().out
     assert "step 2: non-finite loss or gradient, step skipped (1 in a row)" in out
     assert "(2 in a row)" in out
@@ -133,7 +133,10 @@ def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, 
         return real(model, batch, *args, **kwargs)
 
     monkeypatch.setattr(asr.train, "compute_loss", out_of_memory_on_utt3)
-    run(load_config(recipe(tmp_path, corpus, epochs=2)))
+    # utt3 is in the most padded batch, so the start-up scan would stop the run: the batch-level
+    # handling under test is for batches that fail later (fragmentation, a busier device).
+    no_scan = {"scan_out_of_memory": False}
+    run(load_config(recipe(tmp_path, corpus, epochs=2, **no_scan)))
     out = capsys.readouterr().out
     assert out.count("out of memory on epoch") == 2 and "utt3" in out
     records = sorted((tmp_path / "run" / "out_of_memory").glob("*.json"))
@@ -142,9 +145,9 @@ def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, 
     assert read_checkpoint(tmp_path / "run" / "epoch-2.pt")["step"] == 2 * batches_per_epoch - 2
 
     monkeypatch.setattr(asr.train, "compute_loss", real)  # resumed, the recorded batches are not tried again
-    run(load_config(recipe(tmp_path, corpus, epochs=3)), resume=tmp_path / "run" / "epoch-1.pt")
+    run(load_config(recipe(tmp_path, corpus, epochs=3, **no_scan)), resume=tmp_path / "run" / "epoch-1.pt")
     assert "ran out of memory before" in capsys.readouterr().out
-    run(load_config(recipe(tmp_path, corpus, epochs=1)))  # a fresh run in the same folder skips nothing
+    run(load_config(recipe(tmp_path, corpus, epochs=1, **no_scan)))  # a fresh run in the same folder skips nothing
     assert "ran out of memory" not in capsys.readouterr().out
     assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] == batches_per_epoch
 
@@ -179,6 +182,45 @@ def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
     clean_ckpt = read_checkpoint(clean / "run" / "epoch-2.pt")
     assert crashed_ckpt["step"] == clean_ckpt["step"] == 2 * 4 - 2
     assert_same_weights(clean_ckpt["model"], crashed_ckpt["model"], atol=1e-7)
+
+
+def test_out_of_memory_scan_trains_the_heaviest_batch_and_leaves_no_trace(tmp_path, corpus, monkeypatch):
+    real, seen = asr.train.compute_loss, []
+
+    def compute_loss(model, batch, *args, **kwargs):
+        seen.append((batch["ids"], batch["lengths"].tolist()))
+        return real(model, batch, *args, **kwargs)
+
+    def randomised_recipe(folder, **train):  # every random draw the scan could disturb is on
+        folder.mkdir()
+        return load_config(write_tiny_recipe(
+            folder, corpus, model={"conv_channels": 4, "hidden_size": 16, "num_layers": 2, "dropout": 0.3},
+            data={"max_batch_seconds": 3.0}, augment={"speed_factors": [0.9, 1.0, 1.1], "noise_prob": 0.5},
+            train={"epochs": 1, "seed": 3, "spec_augment": True, **train}))
+
+    monkeypatch.setattr(asr.train, "compute_loss", compute_loss)
+    plain = run(randomised_recipe(tmp_path / "plain", scan_out_of_memory=False))
+    batches = len(seen)
+    scanned = run(randomised_recipe(tmp_path / "scanned"))
+    assert len(seen) > 2 * batches, "the scan trained extra batches"
+    scan_ids, scan_lengths = seen[batches]
+    longest = max(range(len(TEXTS)), key=lambda i: len(TEXTS[i]))  # tone utterances grow with their text
+    assert f"utt{longest}" in scan_ids
+    feature_frames = len(tone_utterance(TEXTS[longest])) / 0.9 / 160  # stretched to speed 0.9, 10 ms hop
+    assert all(abs(n - feature_frames) <= 2 for n in scan_lengths)
+    # The scan's RNG draws, BatchNorm statistics and gradients are undone: the runs are identical.
+    for name, value in read_checkpoint(plain)["model"].items():
+        assert torch.equal(value, read_checkpoint(scanned)["model"][name]), name
+
+    def out_of_memory(model, batch, *args, **kwargs):
+        if f"utt{longest}" in batch["ids"]:
+            raise torch.OutOfMemoryError("injected")
+        return real(model, batch, *args, **kwargs)
+
+    monkeypatch.setattr(asr.train, "compute_loss", out_of_memory)
+    with pytest.raises(TrainingError, match=rf"heaviest batch .*utt{longest}.*data.max_batch_seconds=3.0"):
+        run(randomised_recipe(tmp_path / "too_big"))
+    assert not list((tmp_path / "too_big" / "run").glob("*.pt"))
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
