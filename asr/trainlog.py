@@ -102,11 +102,14 @@ def plot_run(run_dir: Path, out: Path | None = None) -> Path:
         steps, wer, cer = zip(*dev)
         ax_err.plot(steps, [100 * w for w in wer], marker="o", label="dev WER")
         ax_err.plot(steps, [100 * c for c in cer], marker="o", label="dev CER")
+    else:
+        ax_err.text(0.5, 0.5, "no dev set in this run", ha="center", va="center", transform=ax_err.transAxes)
     ax_loss.set(xlabel="step", ylabel="CTC loss", title="training loss")
     ax_err.set(xlabel="step", ylabel="%", title="dev error rates (greedy)")
     for ax in (ax_loss, ax_err):
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.suptitle(str(run_dir))
     fig.tight_layout()
     out = Path(out) if out else Path(run_dir) / "curves.png"
