@@ -1,7 +1,6 @@
 """The `asr` command: train, evaluate, transcribe."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -16,9 +15,10 @@ def _fail(message: str, code: int = 2) -> int:
 
 def cmd_train(args) -> int:
     from asr.config import load_config
+    from asr.distributed import launched_as_main
     from asr.train import run
     last = run(load_config(args.config, args.overrides), resume=args.resume)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+    if launched_as_main():  # under torchrun, once
         print(f"last checkpoint: {last}")
     return 0
 

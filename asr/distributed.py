@@ -23,6 +23,11 @@ class DistInfo:
         return self.world_size > 1
 
 
+def launched_as_main() -> bool:
+    """Rank 0 of torchrun's launch, or no torchrun; readable before the process group exists."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init(device_name: str) -> tuple[DistInfo, torch.device]:
     """Join the process group torchrun describes in the environment; pick this rank's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

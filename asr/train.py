@@ -7,7 +7,6 @@ out-of-memory batches. Only rank 0 writes checkpoints, logs and progress.
 """
 
 import math
-import os
 import random
 import time
 from contextlib import nullcontext
@@ -39,6 +38,10 @@ from asr.trainlog import (
 )
 
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def first_ids(ids: list[str], count: int) -> str:
+    return ", ".join(ids[:count]) + (" ..." if len(ids) > count else "")
 
 
 class TrainingError(RuntimeError):
@@ -257,8 +260,7 @@ class Trainer:
         stop instead, for torchrun to restart every rank from the latest checkpoint."""
         ids = [i for b in batches for i in b["ids"]]
         record = record_out_of_memory(self.cfg.train.out_dir, self.epoch, self.batches_done, self.dist.rank, ids)
-        where = (f"epoch {self.epoch} batch {self.batches_done} ({len(ids)} utterances: {', '.join(ids[:10])}"
-                 f"{' ...' if len(ids) > 10 else ''})")
+        where = f"epoch {self.epoch} batch {self.batches_done} ({len(ids)} utterances: {first_ids(ids, 10)})"
         if self.dist.enabled:
             # The other ranks wait in collectives this one will never join (SyncBatchNorm in the
             # forward pass, DDP's gradient all-reduce in the backward pass), so no rank can skip alone.
@@ -281,17 +283,16 @@ class Trainer:
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             for indices in self.sampler.heaviest_batches():
                 utts = [dataset.utterances[i] for i in indices]
-                frames = num_frames(int(max(u.duration for u in utts) / slowest * cfg.features.sample_rate),
-                                    cfg.features)
+                longest = max(u.duration for u in utts)
+                frames = num_frames(int(longest / slowest * cfg.features.sample_rate), cfg.features)
                 items = [(torch.nn.functional.pad(feats, (0, 0, 0, frames - len(feats))), *rest)
                          for feats, *rest in (dataset[i] for i in indices)]
                 try:
                     compute_loss(self.model, collate(items), self.device, self.amp_dtype, spec_augment).backward()
                 except torch.OutOfMemoryError:
-                    ids = ", ".join(u.id for u in utts[:5]) + (" ..." if len(utts) > 5 else "")
                     raise TrainingError(
                         f"out of memory on {self.device} training the heaviest batch ({len(utts)} utterances of up "
-                        f"to {max(u.duration for u in utts):.1f} s at speed {slowest}: {ids}): lower "
+                        f"to {longest:.1f} s at speed {slowest}: {first_ids([u.id for u in utts], 5)}): lower "
                         f"data.max_batch_seconds={cfg.data.max_batch_seconds} or data.max_duration, or use "
                         "train.precision=bf16 (train.scan_out_of_memory=false skips this check)") from None
                 self.optimizer.zero_grad(set_to_none=True)
@@ -367,7 +368,7 @@ def run(cfg: Config, resume=None) -> Path:
     train.out_dir, if any) exactly where it stopped (its own config is used; a larger train.epochs
     extends the run). Returns the last epoch checkpoint."""
     ckpt = None
-    if resume is None and int(os.environ.get("RANK", "0")) == 0:
+    if resume is None and distributed.launched_as_main():
         forget_out_of_memory(cfg.train.out_dir)  # before any rank can read them: DDP's setup waits for rank 0
     if resume == "latest":  # what torchrun --max-restarts needs: nothing saved yet means a fresh start
         resume = latest_checkpoint(cfg.train.out_dir)
