@@ -84,8 +84,13 @@ def cmd_plot(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    import json
+
     from asr.evaluate import evaluate
+    from asr.fileio import atomic_write_text
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
+    if args.details:
+        atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))
     for line in scores["failed"]:
         print(line, file=sys.stderr)
     print(f"WER {scores['wer']:.2%}  CER {scores['cer']:.2%}  ({scores['utterances']} utterances)")
@@ -214,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--batch-size", type=int, default=8, help="utterances per forward pass")
+    p.add_argument("--details", help="also write each utterance's reference, hypothesis and error counts "
+                   "to this JSON Lines file")
     _add_decoding_flags(p)
     p.set_defaults(func=cmd_evaluate)
 

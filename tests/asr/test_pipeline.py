@@ -67,8 +67,11 @@ def test_cli_transcribe_directory_and_evaluate(trained):
     result = asr_cli("transcribe", folder / "data", "--model", checkpoint, "--batch-size", "2")
     assert result.returncode == 0, result.stderr
     assert [line.split("\t")[1] for line in result.stdout.splitlines()] == TEXTS
-    result = asr_cli("evaluate", "--model", checkpoint, "--manifest", manifest)
+    details = folder / "details.jsonl"
+    result = asr_cli("evaluate", "--model", checkpoint, "--manifest", manifest, "--details", details)
     assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (6 utterances)" in result.stdout
+    rows = [json.loads(line) for line in details.read_text().splitlines()]
+    assert [(r["reference"], r["hypothesis"], r["word_errors"]) for r in rows] == [(t, t, 0) for t in TEXTS]
 
 
 @pytest.mark.slow

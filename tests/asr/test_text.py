@@ -1,7 +1,7 @@
 import pytest
 
 from asr.decoding import greedy_decode
-from asr.scoring import error_rates
+from asr.scoring import error_rates, utterance_errors
 from asr.text import CharTokenizer, normalize_text
 
 
@@ -61,6 +61,18 @@ def test_error_rates_match_hand_counts():
     scores = error_rates(["the cat sat", "hello"], ["the bat sat down", "Hello!"])
     assert scores["wer"] == pytest.approx(2 / 4)  # one substitution, one insertion over 4 words
     assert scores["cer"] == pytest.approx(6 / 16)  # c->b, then " down" inserted, over 11 + 5 chars
+
+
+def test_utterance_errors_match_hand_counts_and_sum_to_the_corpus_rates():
+    first = utterance_errors("the cat sat on the mat", "The bat sat the mat now")
+    assert first == {"reference": "the cat sat on the mat", "hypothesis": "the bat sat the mat now", "words": 6,
+                     "word_errors": 3, "substitutions": 1, "deletions": 1, "insertions": 1,
+                     "chars": 22, "char_errors": 8}  # c->b, "on " deleted, " now" inserted
+    second = utterance_errors("hello", "Hello!")
+    assert (second["word_errors"], second["char_errors"]) == (0, 0)
+    corpus = error_rates(["the cat sat on the mat", "hello"], ["The bat sat the mat now", "Hello!"])
+    assert corpus["wer"] == pytest.approx(3 / 7) and corpus["cer"] == pytest.approx(8 / 27)
+    assert utterance_errors("", "uh huh")["insertions"] == 2
 
 
 def test_word_timestamps_from_hand_made_emissions():
