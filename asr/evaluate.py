@@ -2,7 +2,7 @@
 
 from asr.audio import AudioError
 from asr.data import read_manifest
-from asr.scoring import error_rates, utterance_errors
+from asr.scoring import corpus_rates, utterance_errors
 from asr.transcribe import Transcriber
 
 
@@ -11,13 +11,11 @@ def evaluate(checkpoint, manifest, device: str = "cpu", batch_size: int = 8, **d
     audio is reported and counted, not scored. `details` holds each scored utterance's texts and
     edit counts, in manifest order."""
     transcriber = Transcriber(checkpoint, device, batch_size, **decoding)
-    refs, hyps, details, failed = [], [], [], []
+    details, failed = [], []
     for utt, result in transcriber.transcribe(read_manifest(manifest)):
         if isinstance(result, AudioError):
             failed.append(f"{utt.where}: {result}")
             continue
-        refs.append(utt.text)
-        hyps.append(result.text)
         details.append({"id": utt.id, "speaker": utt.speaker, "where": utt.where,
                         **utterance_errors(utt.text, result.text)})
-    return {**error_rates(refs, hyps), "details": details, "failed": failed}
+    return {**corpus_rates(details), "details": details, "failed": failed}

@@ -1,26 +1,15 @@
-"""Word and character error rates, through jiwer, on normalised text."""
+"""Word and character error rates, through jiwer's alignment, on normalised text."""
 
 import jiwer
 
 from asr.text import normalize_text
 
 
-def error_rates(references: list[str], hypotheses: list[str]) -> dict:
-    """WER and CER over a corpus (errors summed over utterances, divided by reference length)."""
-    refs = [normalize_text(r) for r in references]
-    hyps = [normalize_text(h) for h in hypotheses]
-    scored = [(r, h) for r, h in zip(refs, hyps) if r]  # jiwer rejects empty references
-    if not scored:
-        return {"wer": 0.0, "cer": 0.0, "utterances": 0}
-    refs, hyps = map(list, zip(*scored))
-    return {"wer": jiwer.wer(refs, hyps), "cer": jiwer.cer(refs, hyps), "utterances": len(refs)}
-
-
 def utterance_errors(reference: str, hypothesis: str) -> dict:
     """One utterance's normalised texts and edit counts, for finding where a model goes wrong.
-    An empty reference makes every hypothesis word an insertion (error_rates leaves it out)."""
+    An empty reference makes every hypothesis word an insertion (corpus_rates leaves it out)."""
     ref, hyp = normalize_text(reference), normalize_text(hypothesis)
-    if not ref:
+    if not ref:  # jiwer rejects empty references
         return {"reference": ref, "hypothesis": hyp, "words": 0, "word_errors": len(hyp.split()),
                 "substitutions": 0, "deletions": 0, "insertions": len(hyp.split()), "chars": 0,
                 "char_errors": len(hyp)}
@@ -29,3 +18,19 @@ def utterance_errors(reference: str, hypothesis: str) -> dict:
             "word_errors": words.substitutions + words.deletions + words.insertions,
             "substitutions": words.substitutions, "deletions": words.deletions, "insertions": words.insertions,
             "chars": len(ref), "char_errors": chars.substitutions + chars.deletions + chars.insertions}
+
+
+def corpus_rates(details: list[dict]) -> dict:
+    """WER and CER over a corpus from utterance_errors rows: errors summed over utterances,
+    divided by the summed reference length (jiwer's corpus rates); empty references left out."""
+    scored = [d for d in details if d["words"]]
+    if not scored:
+        return {"wer": 0.0, "cer": 0.0, "utterances": 0}
+    return {"wer": sum(d["word_errors"] for d in scored) / sum(d["words"] for d in scored),
+            "cer": sum(d["char_errors"] for d in scored) / sum(d["chars"] for d in scored),
+            "utterances": len(scored)}
+
+
+def error_rates(references: list[str], hypotheses: list[str]) -> dict:
+    """WER and CER over a corpus (errors summed over utterances, divided by reference length)."""
+    return corpus_rates([utterance_errors(r, h) for r, h in zip(references, hypotheses)])
