@@ -17,7 +17,7 @@ def cmd_train(args) -> int:
     from asr.config import load_config
     from asr.distributed import launched_as_main
     from asr.train import run
-    last = run(load_config(args.config, args.overrides), resume=args.resume)
+    last = run(load_config(args.config, args.overrides), resume=args.resume, overrides=args.overrides)
     if launched_as_main():  # under torchrun, once
         print(f"last checkpoint: {last}")
     return 0
@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a recipe YAML", formatter_class=fmt)
     p.add_argument("config", help="recipe YAML, e.g. recipes/asterisk/config.yaml")
     p.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=5")
-    p.add_argument("--resume", help="continue from this checkpoint (its own config is used; train.epochs may grow), "
+    p.add_argument("--resume", help="continue from this checkpoint with its own config (of the overrides only "
+                   "train.epochs applies: it lengthens or shortens the run), "
                    "or 'latest': the newest in train.out_dir, starting afresh if there is none (torchrun restarts)")
     p.set_defaults(func=cmd_train)
 

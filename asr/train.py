@@ -6,6 +6,7 @@ accumulation, bf16/fp16 autocast, dev WER every epoch, atomic checkpoints every 
 out-of-memory batches. Only rank 0 writes checkpoints, logs and progress.
 """
 
+import functools
 import math
 import random
 import time
@@ -363,20 +364,42 @@ class Trainer:
         return Path(self.cfg.train.out_dir) / name
 
 
-def run(cfg: Config, resume=None) -> Path:
+def resumed_config(ckpt: dict, resume, cfg: Config, overrides=()) -> tuple[Config, list[str]]:
+    """A resumed run keeps the config it was saved with, so its schedule stays the one it was
+    trained on. Only a command-line train.epochs override changes it (the run's length, longer or
+    shorter; the cosine schedule is rebuilt for it): the recipe's own train.epochs is not a request
+    to change anything. Returns the config and what to tell the user about it."""
+    keys = [item.partition("=")[0] for item in overrides]
+    saved = config_from_dict(ckpt["config"], str(resume))
+    notes = []
+    if "train.epochs" in keys and cfg.train.epochs != saved.train.epochs:
+        notes.append(f"train.epochs {saved.train.epochs} -> {cfg.train.epochs} (command line): "
+                     "the learning-rate schedule is stretched or shortened to match")
+        saved.train.epochs = cfg.train.epochs
+
+    def setting(config, key):
+        return functools.reduce(getattr, key.split("."), config)
+
+    ignored = [key for key in keys if key != "train.epochs" and setting(cfg, key) != setting(saved, key)]
+    if ignored:
+        notes.append("not applied on resume, the checkpoint's config is used: "
+                     + ", ".join(f"{key}={setting(saved, key)!r}" for key in ignored))
+    return saved, notes
+
+
+def run(cfg: Config, resume=None, overrides=()) -> Path:
     """Train as configured, or continue the checkpoint `resume` (or "latest": the newest one in
-    train.out_dir, if any) exactly where it stopped (its own config is used; a larger train.epochs
-    extends the run). Returns the last epoch checkpoint."""
-    ckpt = None
+    train.out_dir, if any) exactly where it stopped, with its own config (see `resumed_config`:
+    `overrides` are the command line's, of which only train.epochs applies). Returns the last
+    epoch checkpoint."""
+    ckpt, notes = None, []
     if resume is None and distributed.launched_as_main():
         forget_out_of_memory(cfg.train.out_dir)  # before any rank can read them: DDP's setup waits for rank 0
     if resume == "latest":  # what torchrun --max-restarts needs: nothing saved yet means a fresh start
         resume = latest_checkpoint(cfg.train.out_dir)
     if resume is not None:
         ckpt = read_checkpoint(resume)
-        epochs = cfg.train.epochs
-        cfg = config_from_dict(ckpt["config"], str(resume))
-        cfg.train.epochs = max(epochs, cfg.train.epochs)
+        cfg, notes = resumed_config(ckpt, resume, cfg, overrides)
     torch.manual_seed(cfg.train.seed)
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
@@ -388,6 +411,10 @@ def run(cfg: Config, resume=None) -> Path:
         if ckpt is not None:
             trainer.load(ckpt)
             trainer.say(f"resuming {resume}: epoch {trainer.epoch}, batch {trainer.batches_done}, step {trainer.step}")
+            for note in notes:
+                trainer.say(note)
+            if trainer.epoch > cfg.train.epochs:
+                trainer.say(f"nothing to train: the run ends after epoch {cfg.train.epochs}")
         elif cfg.train.init_from:
             trainer.init_weights(cfg.train.init_from)
         if cfg.train.scan_out_of_memory:

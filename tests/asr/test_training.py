@@ -145,7 +145,7 @@ def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, 
     assert read_checkpoint(tmp_path / "run" / "epoch-2.pt")["step"] == 2 * batches_per_epoch - 2
 
     monkeypatch.setattr(asr.train, "compute_loss", real)  # resumed, the recorded batches are not tried again
-    run(load_config(recipe(tmp_path, corpus, epochs=3, **no_scan)), resume=tmp_path / "run" / "epoch-1.pt")
+    run(load_config(recipe(tmp_path, corpus, **no_scan)), resume=tmp_path / "run" / "epoch-1.pt")
     assert "ran out of memory before" in capsys.readouterr().out
     run(load_config(recipe(tmp_path, corpus, epochs=1, **no_scan)))  # a fresh run in the same folder skips nothing
     assert "ran out of memory" not in capsys.readouterr().out
@@ -221,6 +221,42 @@ def test_out_of_memory_scan_trains_the_heaviest_batch_and_leaves_no_trace(tmp_pa
     with pytest.raises(TrainingError, match=rf"heaviest batch .*utt{longest}.*data.max_batch_seconds=3.0"):
         run(randomised_recipe(tmp_path / "too_big"))
     assert not list((tmp_path / "too_big" / "run").glob("*.pt"))
+
+
+def test_resume_keeps_the_runs_length_unless_the_command_line_changes_it(tmp_path, corpus, capsys):
+    def lr_and_step(path):
+        ckpt = read_checkpoint(path)
+        return ckpt["optimizer"]["param_groups"][0]["lr"], ckpt["step"]
+
+    three = tmp_path / "three"
+    three.mkdir()
+    run(load_config(recipe(three, corpus, epochs=3)))
+    config = recipe(tmp_path, corpus, epochs=2)
+    assert asr_main(["train", str(config)]) == 0
+    epoch_1, epoch_2 = tmp_path / "run" / "epoch-1.pt", tmp_path / "run" / "epoch-2.pt"
+    two_epochs = read_checkpoint(epoch_2)["model"]
+    shutil.copy(epoch_1, tmp_path / "kept-epoch-1.pt")
+    capsys.readouterr()
+
+    # a recipe that now says 3 epochs does not stretch a 2-epoch run, and other overrides are not applied
+    longer_recipe = recipe(tmp_path, corpus, epochs=3)
+    assert asr_main(["train", str(longer_recipe), "data.max_batch_seconds=9", "train.lr=0.003",
+                     "--resume", str(epoch_1)]) == 0
+    out = capsys.readouterr().out  # train.lr is the run's own: nothing to report
+    assert "not applied on resume, the checkpoint's config is used: data.max_batch_seconds=3.0\n" in out
+    assert not (tmp_path / "run" / "epoch-3.pt").exists()
+    assert_same_weights(two_epochs, read_checkpoint(epoch_2)["model"], atol=1e-7)
+
+    # train.epochs on the command line does, and its schedule is the one a 3-epoch run has
+    assert asr_main(["train", str(config), "train.epochs=3", "--resume", str(tmp_path / "kept-epoch-1.pt")]) == 0
+    assert "train.epochs 2 -> 3 (command line)" in capsys.readouterr().out
+    assert read_checkpoint(tmp_path / "run" / "epoch-3.pt")["config"]["train"]["epochs"] == 3
+    lr, step = lr_and_step(tmp_path / "run" / "epoch-3.pt")
+    assert (lr, step) == pytest.approx(lr_and_step(three / "run" / "epoch-3.pt"))
+
+    # and it shortens a run as well
+    assert asr_main(["train", str(config), "train.epochs=1", "--resume", str(tmp_path / "kept-epoch-1.pt")]) == 0
+    assert "nothing to train: the run ends after epoch 1" in capsys.readouterr().out
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, corpus, capsys):
