@@ -382,8 +382,8 @@ def resumed_config(ckpt: dict, resume, cfg: Config, overrides=()) -> tuple[Confi
 
     ignored = [key for key in keys if key != "train.epochs" and setting(cfg, key) != setting(saved, key)]
     if ignored:
-        notes.append("not applied on resume, the checkpoint's config is used: "
-                     + ", ".join(f"{key}={setting(saved, key)!r}" for key in ignored))
+        notes.append("not applied on resume, the run keeps its own config: "
+                     + ", ".join(f"{key} stays {setting(saved, key)!r} (not {setting(cfg, key)!r})" for key in ignored))
     return saved, notes
 
 

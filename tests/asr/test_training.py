@@ -243,7 +243,7 @@ def test_resume_keeps_the_runs_length_unless_the_command_line_changes_it(tmp_pat
     assert asr_main(["train", str(longer_recipe), "data.max_batch_seconds=9", "train.lr=0.003",
                      "--resume", str(epoch_1)]) == 0
     out = capsys.readouterr().out  # train.lr is the run's own: nothing to report
-    assert "not applied on resume, the checkpoint's config is used: data.max_batch_seconds=3.0\n" in out
+    assert "not applied on resume, the run keeps its own config: data.max_batch_seconds stays 3.0 (not 9.0)\n" in out
     assert not (tmp_path / "run" / "epoch-3.pt").exists()
     assert_same_weights(two_epochs, read_checkpoint(epoch_2)["model"], atol=1e-7)
 
