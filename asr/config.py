@@ -84,11 +84,21 @@ def _set(cfg: Config, dotted: str, value, source: str) -> None:
         raise ConfigError(f"{source}: {dotted} must be true or false, got {value!r}")
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(current, float) and isinstance(value, str):
+        value = _float_or_text(value)
     if isinstance(current, tuple) and isinstance(value, list):
         value = tuple(value)
     if current is not None and value is not None and not isinstance(value, type(current)):
         raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got {value!r}")
     setattr(target, key, value)
+
+
+def _float_or_text(text: str):
+    """PyYAML follows YAML 1.1, where a float needs a dot: `3e-4` and `1e-3` load as strings."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def load_config(path, overrides: list[str] = ()) -> Config:

@@ -11,15 +11,16 @@ def test_yaml_and_overrides(tmp_path):
     (tmp_path / "train.jsonl").write_text("")
     path = tmp_path / "c.yaml"
     path.write_text("model:\n  hidden_size: 64\n  rnn_type: gru\ndata:\n  train_manifest: train.jsonl\n"
-                    "train:\n  lr: 1\n")
-    cfg = load_config(path, ["train.epochs=3", "model.dropout=0.2", "features.normalize=false"])
+                    "train:\n  lr: 1\n  weight_decay: 1e-3\n")
+    cfg = load_config(path, ["train.epochs=3", "model.dropout=0.2", "features.normalize=false", "train.lr=3e-4"])
     assert (cfg.model.hidden_size, cfg.model.rnn_type, cfg.train.epochs) == (64, "gru", 3)
-    assert cfg.model.dropout == 0.2 and cfg.features.normalize is False and cfg.train.lr == 1.0
+    assert cfg.model.dropout == 0.2 and cfg.features.normalize is False
+    assert cfg.train.lr == 3e-4 and cfg.train.weight_decay == 1e-3, "exponent floats without a dot (YAML 1.1)"
     assert cfg.data.train_manifest == str(tmp_path / "train.jsonl")
 
 
 @pytest.mark.parametrize("override,message", [
-    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("epochs", "section.key=value"),
+    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"), ("epochs", "section.key=value"),
     ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting")])
 def test_bad_overrides_name_the_setting(tmp_path, override, message):
     path = tmp_path / "c.yaml"
