@@ -12,7 +12,9 @@ from asr.text import normalize_text
 DEFAULT_ROOT = Path("/usr/share/asterisk/sounds/en")
 DEFAULT_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
-_BRACKETED = re.compile(r"\[[^\]]*\]")
+# Descriptions, not speech: "[sound of monkeys screaming]", "(10 seconds of silence)",
+# "IAX (note: does not say "2")", "... pound key. (simple tone sound plays)".
+_DESCRIPTION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -31,9 +33,9 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
         if not sep or not name.strip():
             report.skip("malformed transcript line", where)
             continue
-        spoken = _BRACKETED.sub(" ", text).strip()
+        spoken = _DESCRIPTION.sub(" ", text).strip()
         if not normalize_text(spoken):
-            report.skip("non-speech prompt (bracketed description only)", where)
+            report.skip("non-speech prompt (a bracketed or parenthesised description only)", where)
             continue
         split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
         report.add(split, where, root / f"{name.strip()}.wav", spoken, id=name.strip(), speaker="allison")

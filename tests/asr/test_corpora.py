@@ -108,7 +108,8 @@ def test_tedlium_segments(tmp_path):
 def test_asterisk_split_by_prompt_text(tmp_path):
     root = tmp_path / "sounds"
     names = {"thanks": "Thank you.", "thanks-again": "Thank you!", "digits/5": "5", "beep": "[a beep tone]",
-             "letters/at": "at [@]", "gone": "A prompt without audio."}
+             "letters/at": "at [@]", "silence/2": "(2 seconds of silence)",
+             "vm-intro": "Press the pound key. (simple tone sound plays)", "gone": "A prompt without audio."}
     for name in names:
         if name != "gone":
             tone(root / f"{name}.wav", rate=8000)
@@ -118,10 +119,11 @@ def test_asterisk_split_by_prompt_text(tmp_path):
         f.write(text)
     report, _ = prepare_corpus("asterisk", root, tmp_path / "out", transcripts=transcripts)
     kept = {e["id"]: (split, e["text"]) for split, es in report.splits.items() for e in es}
-    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at"}
+    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro"}
     assert kept["thanks"][0] == kept["thanks-again"][0], "same text, same split"
     assert kept["letters/at"][1] == "at" and kept["digits/5"][1] == "5"
-    assert len(report.skipped["non-speech prompt (bracketed description only)"]) == 1
+    assert kept["vm-intro"][1] == "Press the pound key."
+    assert len(report.skipped["non-speech prompt (a bracketed or parenthesised description only)"]) == 2
     assert len(report.skipped["malformed transcript line"]) == 1
     assert len(report.skipped["audio file missing"]) == 1
 
