@@ -15,6 +15,7 @@ root/lm_train.txt receives every train-share sentence of that pool, for `asr lm 
 """
 
 import functools
+import hashlib
 import random
 import re
 import shutil
@@ -128,6 +129,11 @@ def plan(hours: float, seed: int, sentences: list[str]) -> list[Spec]:
     return specs
 
 
+def spec_digest(spec: Spec) -> str:
+    said = (spec.engine, spec.voice, spec.rate, spec.pitch, spec.text)
+    return hashlib.sha1(repr(said).encode()).hexdigest()[:10]
+
+
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,7 +162,8 @@ def write_lm_text(path: Path, sentences: list[str]) -> None:
 
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2, **_) -> None:
     """root: where the audio goes (root/audio/*.flac); existing files are reused, so an
-    interrupted build resumes."""
+    interrupted build resumes. A file is named by its spec's content as well as its id: another
+    --hours or --seed in the same root renumbers the specs, and must not reuse audio of other words."""
     for tool in ("espeak-ng", "flite"):
         if shutil.which(tool) is None:
             raise FileNotFoundError(f"{tool} is missing (Debian: apt install espeak-ng flite)")
@@ -168,7 +175,7 @@ def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs:
     write_lm_text(Path(root) / "lm_train.txt", sentences)
 
     def build(spec: Spec):
-        path = audio_dir / f"{spec.id}.flac"
+        path = audio_dir / f"{spec.id}-{spec_digest(spec)}.flac"
         if path.exists():
             return spec, path, soundfile.info(str(path)).duration, None
         try:

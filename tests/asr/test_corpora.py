@@ -134,6 +134,11 @@ def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
     report, _ = prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", hours=0.005, seed=3, jobs=2)
     again, _ = prepare_corpus("synthetic", tmp_path / "b", tmp_path / "b", hours=0.005, seed=3, jobs=2)
     assert manifest(tmp_path / "a", "train") == manifest(tmp_path / "b", "train")
+    prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", hours=0.005, seed=4, jobs=2)
+    prepare_corpus("synthetic", tmp_path / "c", tmp_path / "c", hours=0.005, seed=4, jobs=2)
+    spoken = [(e["text"], e["duration"]) for e in manifest(tmp_path / "c", "train")]
+    assert [(e["text"], e["duration"]) for e in manifest(tmp_path / "a", "train")] == spoken, \
+        "a second build in the same root must not reuse the first build's audio for other words"
     from asr.corpora.synthetic import HELD_OUT_VOICES
     held_out = {e["speaker"].split("+")[0] for e in report.splits["test_voices"]}
     trained = {e["speaker"].split("+")[0] for e in report.splits["train"]}
