@@ -20,7 +20,8 @@ def test_yaml_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"), ("epochs", "section.key=value"),
+    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"),
+    ("epochs", "section.key=value"),
     ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting")])
 def test_bad_overrides_name_the_setting(tmp_path, override, message):
     path = tmp_path / "c.yaml"
