@@ -6,6 +6,7 @@ accumulation, bf16/fp16 autocast, dev WER every epoch, atomic checkpoints every 
 out-of-memory batches. Only rank 0 writes checkpoints, logs and progress.
 """
 
+import dataclasses
 import functools
 import math
 import random
@@ -201,6 +202,14 @@ class Trainer:
             raise ValueError(f"train.init_from={path}: weights do not fit this model config "
                              f"({str(error).splitlines()[0]})") from None
         self.say(f"initialised from the weights of {path}")
+        # Weights of the same shapes fit other settings too (a subsample of 2 instead of 4): say so,
+        # since the model then runs at another frame rate or dropout than it was trained with.
+        saved = ckpt.get("config", {}).get("model", {})
+        here = dataclasses.asdict(self.cfg.model)
+        differ = [f"model.{k} {here[k]} (was {v})" for k, v in saved.items()
+                  if k in here and k != "impl" and here[k] != v]
+        if differ:
+            self.say(f"  with model settings other than those it was trained with: {', '.join(differ)}")
 
     def load(self, ckpt: dict) -> None:
         if "optimizer" not in ckpt:

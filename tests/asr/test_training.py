@@ -295,5 +295,8 @@ def test_init_from_an_exported_model_and_resume_refuses_it(tmp_path, corpus, cap
     config = recipe(tuned, corpus, epochs=1, init_from=str(tmp_path / "small.pt"), lr=1e-9)
     run(load_config(config))
     assert_same_weights(read_checkpoint(tmp_path / "small.pt")["model"], final_weights(tuned / "run", 1), atol=1e-5)
+    assert "model settings other than" not in capsys.readouterr().out
+    run(load_config(config, ["model.subsample=4", "train.epochs=0"]))
+    assert "model settings other than those it was trained with: model.subsample 4 (was 2)" in capsys.readouterr().out
     assert asr_main(["train", str(config), "--resume", str(tmp_path / "small.pt")]) == 2
     assert "train.init_from=PATH instead of --resume" in capsys.readouterr().err
