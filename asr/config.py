@@ -53,6 +53,11 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     vocab: str = DEFAULT_VOCAB
 
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per model output frame (one CTC step)."""
+        return self.features.hop_ms / 1000 * self.model.subsample
+
 
 class ConfigError(ValueError):
     pass

@@ -10,6 +10,13 @@ import torchaudio.functional as AF
 from asr.formats import Word
 from asr.text import CharTokenizer
 
+PAUSE_SECONDS = 0.5  # greedy decoding ends a word at a pause this long
+
+
+def pause_frames(frame_seconds: float) -> int:
+    """greedy_decode's pause_frames for a model whose output frames last frame_seconds."""
+    return round(PAUSE_SECONDS / frame_seconds)
+
 
 def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, tokenizer: CharTokenizer,
                   pause_frames: int = 0) -> list[str]:

@@ -24,7 +24,7 @@ from asr import distributed
 from asr.checkpoint import read_checkpoint, save_checkpoint
 from asr.config import Config, config_from_dict
 from asr.data import SpeechDataset, Utterance, collate, read_manifest
-from asr.decoding import greedy_decode
+from asr.decoding import greedy_decode, pause_frames
 from asr.features import FeatureConfig, SpecAugment, num_frames
 from asr.model import AcousticModel, ctc_loss
 from asr.sampler import BucketBatchSampler
@@ -123,14 +123,16 @@ def compute_loss(model, batch, device, amp_dtype, spec_augment=None):
 
 
 @torch.no_grad()
-def validate(model, loader, tokenizer, device) -> dict:
+def validate(model, loader, tokenizer, device, frame_seconds: float) -> dict:
+    """Dev loss, WER and CER, decoded as `asr evaluate` and `asr transcribe` decode (greedy, with
+    their pause rule), so the best checkpoint is chosen by the figure those report."""
     model.eval()
     refs, hyps, losses = [], [], []
     for batch in loader:
         log_probs, out_lengths = model(batch["feats"].to(device), batch["lengths"].to(device))
         losses.append(ctc_loss(log_probs, out_lengths, batch["targets"].to(device),
                                batch["target_lengths"].to(device)).item())
-        hyps += greedy_decode(log_probs, out_lengths, tokenizer)
+        hyps += greedy_decode(log_probs, out_lengths, tokenizer, pause_frames(frame_seconds))
         refs += batch["texts"]
     return {"loss": sum(losses) / max(len(losses), 1), **error_rates(refs, hyps)}
 
@@ -358,7 +360,7 @@ class Trainer:
     def end_epoch(self, log: CsvLog) -> Path:
         scores = None
         if self.dev_loader is not None and self.dist.is_main:
-            scores = validate(self.bare_model, self.dev_loader, self.tokenizer, self.device)
+            scores = validate(self.bare_model, self.dev_loader, self.tokenizer, self.device, self.cfg.frame_seconds)
             self.say(f"epoch {self.epoch} dev loss {scores['loss']:.4f} WER {scores['wer']:.2%} "
                      f"CER {scores['cer']:.2%}")
             log.write(epoch=self.epoch, step=self.step, dev_loss=scores["loss"], dev_wer=scores["wer"],

@@ -11,12 +11,11 @@ import torch
 from asr.audio import AudioError, duration_seconds, load_audio
 from asr.checkpoint import load_model
 from asr.data import Utterance, pad_features
-from asr.decoding import BeamSearchDecoder, greedy_decode, word_timestamps
+from asr.decoding import BeamSearchDecoder, greedy_decode, pause_frames, word_timestamps
 from asr.features import LogMel
 from asr.formats import Transcript, Word
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
-PAUSE_SECONDS = 0.5  # greedy decoding ends a word at a pause this long (asr.decoding.greedy_decode)
 
 
 class Transcriber:
@@ -42,8 +41,8 @@ class Transcriber:
         if not 0 <= overlap_seconds < chunk_seconds / 2:
             raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds/2), got {overlap_seconds}")
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
-        self.frame_seconds = self.cfg.features.hop_ms / 1000 * self.cfg.model.subsample
-        self.pause_frames = round(PAUSE_SECONDS / self.frame_seconds)
+        self.frame_seconds = self.cfg.frame_seconds
+        self.pause_frames = pause_frames(self.frame_seconds)
         self.beam = BeamSearchDecoder(self.tokenizer, lm, beam_size, lm_weight, word_score) if lm else None
         self.decoding = self.beam.settings if self.beam else {"method": "greedy"}
 

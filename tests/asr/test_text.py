@@ -57,6 +57,30 @@ def test_greedy_decode_ends_a_word_at_a_long_pause():
     assert greedy_decode(log_probs, lengths, tok, pause_frames=7) == ["abba"]
 
 
+def test_training_dev_wer_splits_words_at_pauses_as_evaluate_does():
+    """The dev WER that picks best.pt must be the one `asr evaluate` reports for the same output."""
+    import torch
+
+    from asr.decoding import pause_frames
+    from asr.train import validate
+    tok = CharTokenizer("ab ")
+    frame_seconds = 0.04
+    gap = pause_frames(frame_seconds) + 1
+    path = [1, 0, 2] + [0] * gap + [2, 0, 1]  # "ab", a pause, "ba": no space emitted
+    log_probs = torch.full((1, len(path), 4), -10.0)
+    log_probs[0, torch.arange(len(path)), torch.tensor(path)] = 0.0
+    log_probs = log_probs.log_softmax(-1)
+
+    class FixedOutput(torch.nn.Module):
+        def forward(self, feats, lengths):
+            return log_probs, torch.tensor([len(path)])
+
+    batch = {"feats": torch.zeros(1, len(path), 2), "lengths": torch.tensor([len(path)]),
+             "targets": torch.tensor(tok.encode("ab ba")), "target_lengths": torch.tensor([5]), "texts": ["ab ba"]}
+    scores = validate(FixedOutput(), [batch], tok, "cpu", frame_seconds)
+    assert scores["wer"] == 0.0 and scores["cer"] == 0.0
+
+
 def test_error_rates_match_hand_counts():
     scores = error_rates(["the cat sat", "hello"], ["the bat sat down", "Hello!"])
     assert scores["wer"] == pytest.approx(2 / 4)  # one substitution, one insertion over 4 words
