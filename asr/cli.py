@@ -31,7 +31,8 @@ def cmd_prepare(args) -> int:
         root = download_corpus(args.corpus, root, args.subsets)
     options = {"transcripts": args.transcripts} if args.corpus == "asterisk" else {}
     if args.corpus == "synthetic":
-        options = {"hours": args.hours, "seed": args.seed, "jobs": args.jobs}
+        options = {"hours": args.hours, "seed": args.seed, "jobs": args.jobs,
+                   "engines": tuple(e for e in args.engines.split(",") if e)}
     report, manifests = prepare_corpus(args.corpus, root, args.out, **options)
     print(report.summary())
     for path in manifests:
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hours", type=float, default=1.0, help="synthetic: hours of training audio")
     p.add_argument("--seed", type=int, default=0, help="synthetic: everything is drawn from this seed")
     p.add_argument("--jobs", type=int, default=2, help="synthetic: parallel TTS processes")
+    p.add_argument("--engines", default="espeak,flite,festival",
+                   help="synthetic: TTS engines whose voices are drawn, comma-separated")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)

@@ -1,4 +1,4 @@
-"""A TTS corpus built on this machine with Debian's espeak-ng and flite voices.
+"""A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -41,6 +41,10 @@ ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbc
 ESPEAK_VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "Annie", "Andy",
                    "Michael", "Linda", "Max", "Alicia", "Lee"]
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
+# Festival's diphone voices: ked is a speaker no other engine has, and kal through festival's own
+# front end and LPC diphones sounds unlike flite's kal (the stage-6 default model: 76-86% WER on them).
+FESTIVAL_VOICES = ["kal_diphone", "ked_diphone"]
+ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}  # engine -> program it runs
 HELD_OUT_VOICES = {"espeak:en-029", "espeak:en-gb-scotland", "flite:slt"}
 SENTENCE_SPLITS = {"train": 0.9, "dev": 0.05, "test": 0.05}
 _CLAUSE = re.compile(r"(?<=[.;:?!])\s+")
@@ -53,7 +57,7 @@ class Spec:
     id: str
     split: str
     engine: str
-    voice: str  # espeak "accent+variant" or a flite voice
+    voice: str  # espeak "accent+variant", a flite voice or a festival voice
     rate: float  # 1.0 = the engine's default speed
     pitch: float  # 1.0 = the voice's default pitch
     text: str
@@ -105,23 +109,32 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
           "november", "december"]
 
 
-def plan(hours: float, seed: int, sentences: list[str]) -> list[Spec]:
+def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[str, str]]]:
+    """(engine, voice) pairs grouped by accent or speaker (voice_key): espeak's 20 variants of one
+    accent form one group, so that each group, not each variant, is drawn equally often."""
+    voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
+    voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for engine, voice in voices:
+        if engine in engines and (voice_key(engine, voice) in HELD_OUT_VOICES) == held_out:
+            groups.setdefault(voice_key(engine, voice), []).append((engine, voice))
+    return list(groups.values())
+
+
+def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...] = tuple(ENGINES)) -> list[Spec]:
     """Utterance specs until each split's estimated audio reaches its target."""
     rng = random.Random(seed)
     by_split = {s: [t for t in sentences if stable_split(t, SENTENCE_SPLITS, salt="synthetic") == s]
                 for s in SENTENCE_SPLITS}
-    voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
-    voices += [("flite", v) for v in FLITE_VOICES]
-    seen = [v for v in voices if voice_key(*v) not in HELD_OUT_VOICES]
-    held_out = [v for v in voices if voice_key(*v) in HELD_OUT_VOICES]
+    seen, held_out = voice_groups(engines, held_out=False), voice_groups(engines, held_out=True)
     held_out_hours = max(0.03 * hours, min(0.05, hours))  # at least 3 minutes, unless the whole build is smaller
     targets = {"train": (hours, seen, "train"), "dev": (held_out_hours, seen, "dev"),
                "test_voices": (held_out_hours, held_out, "test")}
     specs = []
     for split, (split_hours, pool, sentence_split) in targets.items():
         seconds = 0.0
-        while seconds < split_hours * 3600:
-            engine, voice = rng.choice(pool)
+        while pool and seconds < split_hours * 3600:
+            engine, voice = rng.choice(rng.choice(pool))
             text = rng.choice(by_split[sentence_split])
             rate, pitch = rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
             specs.append(Spec(f"{split}-{len(specs):07d}", split, engine, voice, round(rate, 3), round(pitch, 3), text))
@@ -141,9 +154,17 @@ def synthesize(spec: Spec, path: Path) -> float:
         if spec.engine == "espeak":
             cmd = ["espeak-ng", "-v", spec.voice, "-s", str(round(175 * spec.rate)), "-p", str(round(50 * spec.pitch)),
                    "-w", str(wav), spec.text]
-        else:
+        elif spec.engine == "flite":
             cmd = ["flite", "-voice", spec.voice, "--setf", f"duration_stretch={1 / spec.rate:.3f}",
                    "--setf", f"int_f0_target_mean={110 * spec.pitch:.1f}", "-t", spec.text, "-o", str(wav)]
+        else:  # festival: both diphone voices set int_lr_params when selected; these override them
+            text = Path(tmp) / "text.txt"
+            text.write_text(spec.text)
+            # text2wave -eval reads one expression: hence the begin
+            setup = (f"(begin (voice_{spec.voice}) (Parameter.set 'Duration_Stretch {1 / spec.rate:.3f})"
+                     f" (set! int_lr_params '((target_f0_mean {105 * spec.pitch:.1f}) (target_f0_std 14)"
+                     " (model_f0_mean 170) (model_f0_std 34))))")
+            cmd = ["text2wave", "-eval", setup, str(text), "-o", str(wav)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
         audio, rate = soundfile.read(str(wav), dtype="float32")
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
@@ -160,16 +181,27 @@ def write_lm_text(path: Path, sentences: list[str]) -> None:
     atomic_write_text(path, "\n".join(train) + "\n")
 
 
-def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2, **_) -> None:
+def check_engines(engines: tuple[str, ...]) -> None:
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise ValueError(f"--engines: unknown engine {', '.join(unknown) or '(none given)'}; choose from "
+                         f"{', '.join(ENGINES)}")
+    for engine in engines:
+        if shutil.which(ENGINES[engine]) is None:
+            raise FileNotFoundError(f"{ENGINES[engine]} is missing (Debian: apt install espeak-ng flite festival "
+                                    f"festvox-kallpc16k festvox-kdlpc16k), or leave {engine} out of --engines")
+
+
+def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2,
+            engines: tuple[str, ...] = tuple(ENGINES), **_) -> None:
     """root: where the audio goes (root/audio/*.flac); existing files are reused, so an
     interrupted build resumes. A file is named by its spec's content as well as its id: another
     --hours or --seed in the same root renumbers the specs, and must not reuse audio of other words."""
-    for tool in ("espeak-ng", "flite"):
-        if shutil.which(tool) is None:
-            raise FileNotFoundError(f"{tool} is missing (Debian: apt install espeak-ng flite)")
+    engines = tuple(engines)
+    check_engines(engines)
     sentences = sorted(set(kjv_sentences()) | set(asterisk_train_sentences()))
     sentences += number_phrases(random.Random(seed), len(sentences) // 20)
-    specs = plan(hours, seed, sentences)
+    specs = plan(hours, seed, sentences, engines)
     audio_dir = Path(root) / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
     write_lm_text(Path(root) / "lm_train.txt", sentences)

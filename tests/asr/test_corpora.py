@@ -1,12 +1,16 @@
 """Each corpus preparer on a tiny fake tree in the corpus's real layout."""
 
+import collections
 import gzip
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+import torch
+import torchaudio.functional as AF
 
 from asr.cli import main as asr_main
 from asr.corpora import prepare_corpus
@@ -131,11 +135,12 @@ def test_asterisk_split_by_prompt_text(tmp_path):
 @pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite") and shutil.which("bible")),
                     reason="needs espeak-ng, flite and bible-kjv (apt install espeak-ng flite bible-kjv)")
 def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
-    report, _ = prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", hours=0.005, seed=3, jobs=2)
-    again, _ = prepare_corpus("synthetic", tmp_path / "b", tmp_path / "b", hours=0.005, seed=3, jobs=2)
+    build = dict(hours=0.005, jobs=2, engines=("espeak", "flite"))  # festival has its own test
+    report, _ = prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", seed=3, **build)
+    again, _ = prepare_corpus("synthetic", tmp_path / "b", tmp_path / "b", seed=3, **build)
     assert manifest(tmp_path / "a", "train") == manifest(tmp_path / "b", "train")
-    prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", hours=0.005, seed=4, jobs=2)
-    prepare_corpus("synthetic", tmp_path / "c", tmp_path / "c", hours=0.005, seed=4, jobs=2)
+    prepare_corpus("synthetic", tmp_path / "a", tmp_path / "a", seed=4, **build)
+    prepare_corpus("synthetic", tmp_path / "c", tmp_path / "c", seed=4, **build)
     spoken = [(e["text"], e["duration"]) for e in manifest(tmp_path / "c", "train")]
     assert [(e["text"], e["duration"]) for e in manifest(tmp_path / "a", "train")] == spoken, \
         "a second build in the same root must not reuse the first build's audio for other words"
@@ -152,6 +157,36 @@ def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
     assert soundfile.info(str(tmp_path / "a" / entry["audio_filepath"])).samplerate == 16000
 
 
+def test_synthetic_voice_groups_share_the_draws():
+    from asr.corpora.synthetic import plan
+    sentences = [f"sentence number {n}" for n in range(400)]
+    specs = plan(0.5, 0, sentences, engines=("espeak", "flite", "festival"))
+    train = collections.Counter(s.engine for s in specs if s.split == "train")
+    # 6 espeak accents, 4 flite voices and 2 festival voices in training: each accent or voice equally often
+    assert abs(train["festival"] / sum(train.values()) - 2 / 12) < 0.04
+    assert abs(train["espeak"] / sum(train.values()) - 6 / 12) < 0.04
+    assert {s.engine for s in plan(0.5, 0, sentences, engines=("flite",))} == {"flite"}
+
+
+@pytest.mark.skipif(not shutil.which("text2wave") or not list(Path("/usr/share/festival/voices/english").glob("ked_*")),
+                    reason="needs festival and its ked voice (apt install festival festvox-kdlpc16k)")
+def test_festival_follows_rate_and_pitch(tmp_path):
+    from asr.corpora.synthetic import Spec, synthesize
+
+    def speak(rate, pitch):
+        path = tmp_path / f"{rate}-{pitch}.flac"
+        seconds = synthesize(Spec("x", "train", "festival", "ked_diphone", rate, pitch, "seven days and seven nights"),
+                             path)
+        audio, sample_rate = soundfile.read(str(path), dtype="float32")
+        assert sample_rate == 16000 and abs(len(audio) / sample_rate - seconds) < 1e-3
+        voiced = [f for f in AF.detect_pitch_frequency(torch.from_numpy(audio), sample_rate).tolist() if 60 < f < 400]
+        return seconds, float(np.median(voiced))
+
+    slow_low, fast_high = speak(0.8, 0.8), speak(1.25, 1.25)
+    assert slow_low[0] > 1.3 * fast_high[0], "a rate of 0.8 speaks more slowly than 1.25"
+    assert fast_high[1] > 1.25 * slow_low[1], "a pitch of 1.25 speaks higher than 0.8"
+
+
 def test_cli_prepare_and_errors(tmp_path, capsys):
     chapter = tmp_path / "dev-clean" / "1" / "2"
     tone(chapter / "1-2-0.flac", format="FLAC")
@@ -162,3 +197,6 @@ def test_cli_prepare_and_errors(tmp_path, capsys):
     assert "nothing: no such directory" in capsys.readouterr().err
     assert asr_main(["prepare", "commonvoice", "--root", str(tmp_path), "--out", str(tmp_path), "--download"]) == 2
     assert "no public download" in capsys.readouterr().err
+    assert asr_main(["prepare", "synthetic", "--root", str(tmp_path / "s"), "--out", str(tmp_path / "s"),
+                     "--engines", "espeak,mbrola"]) == 2
+    assert "--engines: unknown engine mbrola; choose from espeak, flite, festival" in capsys.readouterr().err
