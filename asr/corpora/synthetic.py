@@ -190,6 +190,12 @@ def check_engines(engines: tuple[str, ...]) -> None:
         if shutil.which(ENGINES[engine]) is None:
             raise FileNotFoundError(f"{ENGINES[engine]} is missing (Debian: apt install espeak-ng flite festival "
                                     f"festvox-kallpc16k festvox-kdlpc16k), or leave {engine} out of --engines")
+    if "festival" in engines:  # a missing voice would otherwise fail every one of its utterances
+        listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
+        missing = [v for v in FESTIVAL_VOICES if v not in listed]
+        if missing:
+            raise FileNotFoundError(f"festival voice {', '.join(missing)} is missing (Debian: apt install "
+                                    "festvox-kallpc16k festvox-kdlpc16k), or leave festival out of --engines")
 
 
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2,

@@ -4,6 +4,7 @@ import collections
 import gzip
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,16 @@ def test_festival_follows_rate_and_pitch(tmp_path):
     slow_low, fast_high = speak(0.8, 0.8), speak(1.25, 1.25)
     assert slow_low[0] > 1.3 * fast_high[0], "a rate of 0.8 speaks more slowly than 1.25"
     assert fast_high[1] > 1.25 * slow_low[1], "a pitch of 1.25 speaks higher than 0.8"
+
+
+def test_a_missing_festival_voice_stops_the_build_before_it_starts(monkeypatch):
+    from asr.corpora import synthetic
+    monkeypatch.setattr(synthetic.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    voice_list = subprocess.CompletedProcess(["festival"], 0, stdout="(kal_diphone)\n")
+    monkeypatch.setattr(synthetic.subprocess, "run", lambda *args, **kwargs: voice_list)
+    with pytest.raises(FileNotFoundError, match="festival voice ked_diphone is missing"):
+        synthetic.check_engines(("espeak", "festival"))
+    synthetic.check_engines(("espeak", "flite"))
 
 
 def test_cli_prepare_and_errors(tmp_path, capsys):
