@@ -116,8 +116,9 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
-        if engine in engines and (voice_key(engine, voice) in HELD_OUT_VOICES) == held_out:
-            groups.setdefault(voice_key(engine, voice), []).append((engine, voice))
+        key = voice_key(engine, voice)
+        if engine in engines and (key in HELD_OUT_VOICES) == held_out:
+            groups.setdefault(key, []).append((engine, voice))
     return list(groups.values())
 
 
