@@ -1,4 +1,5 @@
-"""Waveform augmentation for training: speed perturbation, additive noise, room reverberation.
+"""Training augmentation: speed perturbation, additive noise and room reverberation on the waveform,
+and the vocal tract length factor that the features apply (features.warp_frequencies).
 
 Every draw comes from a torch.Generator the caller seeds (from seed, epoch and utterance), so a
 run is reproducible whatever the number of loader workers.
@@ -10,6 +11,10 @@ from dataclasses import dataclass
 import torch
 import torchaudio.functional as AF
 
+# Vocal tracts differ by about a fifth either way (Kaldi's VTLN searches 0.8-1.2); past these limits a
+# factor is a typo (11 for 1.1), not a speaker.
+VTLP_LIMITS = (0.5, 1.5)
+
 
 @dataclass
 class AugmentConfig:
@@ -18,10 +23,20 @@ class AugmentConfig:
     snr_db: tuple = (5.0, 30.0)
     reverb_prob: float = 0.0
     rt60_s: tuple = (0.15, 0.7)
+    # VTLP (Jaitly & Hinton 2013): formants scaled by a factor drawn uniformly from [low, high],
+    # independently of the pitch and tempo that speed perturbation moves with them; () turns it off.
+    vtlp_range: tuple = ()
 
     @property
     def enabled(self) -> bool:
-        return len(self.speed_factors) > 1 or self.noise_prob > 0 or self.reverb_prob > 0
+        return len(self.speed_factors) > 1 or self.noise_prob > 0 or self.reverb_prob > 0 or bool(self.vtlp_range)
+
+    def check(self) -> None:
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.vtlp_range)
+        low, high = self.vtlp_range if len(self.vtlp_range) == 2 and numbers else (0, 0)
+        if self.vtlp_range and not VTLP_LIMITS[0] <= low <= high <= VTLP_LIMITS[1]:
+            raise ValueError(f"augment.vtlp_range must be [low, high] with {VTLP_LIMITS[0]} <= low <= high <= "
+                             f"{VTLP_LIMITS[1]}, got {list(self.vtlp_range)}")
 
 
 def _uniform(generator, low, high) -> float:
@@ -56,7 +71,13 @@ def synthetic_rir(sample_rate: int, rt60: float, generator) -> torch.Tensor:
 
 class WaveAugment:
     def __init__(self, cfg: AugmentConfig, sample_rate: int):
+        cfg.check()
         self.cfg, self.sample_rate = cfg, sample_rate
+
+    def vtlp_factor(self, generator: torch.Generator) -> float:
+        """The formant scale for this utterance's features; draw it after __call__, so that turning
+        VTLP on leaves the waveform augmentation of every utterance as it was."""
+        return _uniform(generator, *self.cfg.vtlp_range) if self.cfg.vtlp_range else 1.0
 
     def __call__(self, wave: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         cfg = self.cfg

@@ -96,12 +96,14 @@ class SpeechDataset(Dataset):
             self._logmel = LogMel(self.features)
         duration = utt.duration if utt.offset else None
         wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
+        vtlp_factor = 1.0
         if self.augment is not None:
             generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 10_000_019 + index)
             wave = self.augment(wave, generator)
+            vtlp_factor = self.augment.vtlp_factor(generator)
         text = normalize_text(utt.text)
         with torch.no_grad():
-            feats = self._logmel(wave)
+            feats = self._logmel(wave, vtlp_factor)
         return feats, torch.tensor(self.tokenizer.encode(text), dtype=torch.long), text, utt.id
 
 

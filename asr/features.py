@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import torch
 import torchaudio
+from torchaudio.compliance.kaldi import vtln_warp_freq
 
 
 @dataclass
@@ -39,11 +40,27 @@ class LogMel(torch.nn.Module):
             hop_length=round(cfg.sample_rate * cfg.hop_ms / 1000), f_min=cfg.f_min, f_max=cfg.f_max,
             n_mels=cfg.n_mels, power=2.0, norm="slaney", mel_scale="slaney", center=True)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        feats = torch.log(self.mel(wave) + 1e-6).transpose(-1, -2)
+    def forward(self, wave: torch.Tensor, vtlp_factor: float = 1.0) -> torch.Tensor:
+        power = self.mel.spectrogram(wave)
+        if vtlp_factor != 1.0:
+            power = warp_frequencies(power, vtlp_factor, self.cfg.sample_rate)
+        feats = torch.log(self.mel.mel_scale(power) + 1e-6).transpose(-1, -2)
         if self.cfg.normalize:
             feats = (feats - feats.mean(dim=-2, keepdim=True)) / (feats.std(dim=-2, keepdim=True) + 1e-5)
         return feats
+
+
+def warp_frequencies(power: torch.Tensor, factor: float, sample_rate: int) -> torch.Tensor:
+    """Vocal tract length perturbation of a spectrogram [..., freqs, frames]: each bin reads the
+    spectrum at Kaldi's piecewise-linear VTLN warp of its frequency (f / factor between 100 Hz and
+    Nyquist - 500 Hz), so formants move up by `factor` (a shorter vocal tract) or down below 1, while
+    0 Hz and Nyquist stay where they are. Linear interpolation between bins."""
+    nyquist, num_bins = sample_rate / 2, power.shape[-2]
+    freqs = torch.linspace(0.0, nyquist, num_bins)
+    source = vtln_warp_freq(100.0, nyquist - 500.0, 0.0, nyquist, factor, freqs) * (num_bins - 1) / nyquist
+    below = source.floor().long().clamp(0, num_bins - 2)
+    weight = (source - below)[:, None].to(power.dtype)
+    return power[..., below, :] * (1 - weight) + power[..., below + 1, :] * weight
 
 
 class SpecAugment(torch.nn.Module):

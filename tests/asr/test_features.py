@@ -1,8 +1,9 @@
 import librosa
 import numpy as np
+import pytest
 import torch
 
-from asr.features import FeatureConfig, LogMel, SpecAugment, num_frames
+from asr.features import FeatureConfig, LogMel, SpecAugment, num_frames, warp_frequencies
 
 
 def test_mel_filterbank_matches_librosa():
@@ -35,6 +36,34 @@ def test_per_utterance_normalisation():
     feats = LogMel(FeatureConfig())(torch.randn(32000) * 3 + 0.5)
     assert torch.allclose(feats.mean(0), torch.zeros(80), atol=1e-4)
     assert torch.allclose(feats.std(0), torch.ones(80), atol=1e-3)
+
+
+def tone(hz: float, seconds: float = 0.5) -> torch.Tensor:
+    return torch.sin(2 * torch.pi * hz * torch.arange(int(16000 * seconds)) / 16000)
+
+
+@pytest.mark.parametrize("factor", [0.85, 1.1, 1.2])
+def test_vtlp_moves_a_tone_by_the_factor(factor):
+    """Between 100 Hz and Nyquist - 500 Hz the warp is f -> factor * f: a 1 kHz tone's peak moves to
+    factor kHz in the spectrogram (31.25 Hz bins) and in the mel features (librosa's band centres)."""
+    cfg = FeatureConfig(normalize=False)
+    logmel = LogMel(cfg)
+    power = logmel.mel.spectrogram(tone(1000.0))
+    warped = warp_frequencies(power, factor, cfg.sample_rate)
+    bin_hz = cfg.sample_rate / cfg.n_fft
+    assert abs(warped.mean(-1).argmax().item() * bin_hz - 1000 * factor) <= bin_hz
+    centres = librosa.mel_frequencies(n_mels=cfg.n_mels + 2, fmin=cfg.f_min, fmax=cfg.sample_rate / 2)[1:-1]
+    peak = logmel(tone(1000.0), vtlp_factor=factor).mean(0).argmax().item()
+    assert abs(centres[peak] - 1000 * factor) < 0.05 * 1000 * factor
+    assert torch.equal(warped[[0, -1]], power[[0, -1]]), "0 Hz and Nyquist stay where they are"
+
+
+def test_vtlp_factor_one_is_the_plain_features():
+    wave = torch.randn(8000, generator=torch.Generator().manual_seed(1))
+    logmel = LogMel(FeatureConfig())
+    assert torch.equal(logmel(wave, vtlp_factor=1.0), logmel(wave))
+    power = logmel.mel.spectrogram(wave)
+    torch.testing.assert_close(warp_frequencies(power, 1.0, 16000), power)
 
 
 def test_spec_augment_only_in_training():

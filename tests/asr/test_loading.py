@@ -88,7 +88,7 @@ def test_heaviest_batches_bound_every_epoch():
 def test_loader_is_deterministic_across_worker_counts(tmp_path):
     manifest = write_tone_corpus(tmp_path, ["abc", "bad", "cab", "ace", "bee", "dad"])
     utts = read_manifest(manifest)
-    aug = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, reverb_prob=0.5)
+    aug = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, reverb_prob=0.5, vtlp_range=(0.85, 1.15))
     results = []
     for workers in (0, 2):
         sampler = BucketBatchSampler([u.duration for u in utts], 3.0, seed=7)
@@ -124,6 +124,25 @@ def test_colored_noise_slopes_and_rir_decay():
     energy = rir[1:].pow(2)
     first, last = energy[:800].sum(), energy[-800:].sum()
     assert rir[0] == rir.abs().max() and first > 100 * last
+
+
+def test_vtlp_factor_is_drawn_after_the_waveform_augmentation():
+    wave = torch.randn(8000)
+    base = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, reverb_prob=0.5)
+    with_vtlp = WaveAugment(AugmentConfig(**{**vars(base), "vtlp_range": (0.85, 1.15)}), 16000)
+    factors = []
+    for seed in range(20):
+        g1, g2 = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed)
+        assert torch.equal(WaveAugment(base, 16000)(wave, g1), with_vtlp(wave, g2))
+        factors.append(with_vtlp.vtlp_factor(g2))
+    assert 0.85 <= min(factors) < 0.95 and 1.05 < max(factors) <= 1.15
+    assert WaveAugment(base, 16000).vtlp_factor(torch.Generator()) == 1.0
+
+
+@pytest.mark.parametrize("bad", [(1.1,), (1.2, 0.9), (0.9, 11.0), ("a", "b")])
+def test_vtlp_range_is_checked(bad):
+    with pytest.raises(ValueError, match=r"augment\.vtlp_range must be \[low, high\]"):
+        WaveAugment(AugmentConfig(vtlp_range=bad), 16000)
 
 
 def test_augmentation_off_is_identity():
