@@ -32,9 +32,9 @@ class AugmentConfig:
         return len(self.speed_factors) > 1 or self.noise_prob > 0 or self.reverb_prob > 0 or bool(self.vtlp_range)
 
     def check(self) -> None:
-        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in self.vtlp_range)
-        low, high = self.vtlp_range if len(self.vtlp_range) == 2 and numbers else (0, 0)
-        if self.vtlp_range and not VTLP_LIMITS[0] <= low <= high <= VTLP_LIMITS[1]:
+        warp = self.vtlp_range
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in warp)
+        if warp and not (len(warp) == 2 and numbers and VTLP_LIMITS[0] <= warp[0] <= warp[1] <= VTLP_LIMITS[1]):
             raise ValueError(f"augment.vtlp_range must be [low, high] with {VTLP_LIMITS[0]} <= low <= high <= "
                              f"{VTLP_LIMITS[1]}, got {list(self.vtlp_range)}")
 
