@@ -1,5 +1,6 @@
-"""Training augmentation: speed perturbation, additive noise and room reverberation on the waveform,
-and the vocal tract length factor that the features apply (features.warp_frequencies).
+"""Training augmentation: speed perturbation, additive noise, room reverberation and the telephone
+band on the waveform, and the vocal tract length factor that the features apply
+(features.warp_frequencies).
 
 Every draw comes from a torch.Generator the caller seeds (from seed, epoch and utterance), so a
 run is reproducible whatever the number of loader workers.
@@ -14,6 +15,8 @@ import torchaudio.functional as AF
 # Vocal tracts differ by about a fifth either way (Kaldi's VTLN searches 0.8-1.2); past these limits a
 # factor is a typo (11 for 1.1), not a speaker.
 VTLP_LIMITS = (0.5, 1.5)
+# Telephone speech (G.711, the Asterisk prompts) is sampled at 8 kHz: nothing above 4 kHz survives.
+NARROWBAND_RATE = 8000
 
 
 @dataclass
@@ -26,10 +29,14 @@ class AugmentConfig:
     # VTLP (Jaitly & Hinton 2013): formants scaled by a factor drawn uniformly from [low, high],
     # independently of the pitch and tempo that speed perturbation moves with them; () turns it off.
     vtlp_range: tuple = ()
+    # The share of utterances passed through the telephone band, so that what the model learns from
+    # wideband speech carries over to narrowband recordings (and back).
+    narrowband_prob: float = 0.0
 
     @property
     def enabled(self) -> bool:
-        return len(self.speed_factors) > 1 or self.noise_prob > 0 or self.reverb_prob > 0 or bool(self.vtlp_range)
+        return (len(self.speed_factors) > 1 or self.noise_prob > 0 or self.reverb_prob > 0 or bool(self.vtlp_range)
+                or self.narrowband_prob > 0)
 
     def check(self) -> None:
         warp = self.vtlp_range
@@ -37,6 +44,9 @@ class AugmentConfig:
         if warp and not (len(warp) == 2 and numbers and VTLP_LIMITS[0] <= warp[0] <= warp[1] <= VTLP_LIMITS[1]):
             raise ValueError(f"augment.vtlp_range must be [low, high] with {VTLP_LIMITS[0]} <= low <= high <= "
                              f"{VTLP_LIMITS[1]}, got {list(self.vtlp_range)}")
+        for name in ("noise_prob", "reverb_prob", "narrowband_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"augment.{name} must be a probability in [0, 1], got {getattr(self, name)}")
 
 
 def _uniform(generator, low, high) -> float:
@@ -69,6 +79,15 @@ def synthetic_rir(sample_rate: int, rt60: float, generator) -> torch.Tensor:
     return rir / rir.norm()
 
 
+def narrowband(wave, sample_rate: int):
+    """Down to 8 kHz and back up with the resampler that load_audio applies to 8 kHz recordings, so a
+    wideband utterance loses exactly the band that a telephone recording never had."""
+    if sample_rate <= NARROWBAND_RATE:
+        return wave
+    down = AF.resample(wave, sample_rate, NARROWBAND_RATE)
+    return AF.resample(down, NARROWBAND_RATE, sample_rate)[: wave.numel()]
+
+
 class WaveAugment:
     def __init__(self, cfg: AugmentConfig, sample_rate: int):
         cfg.check()
@@ -93,4 +112,8 @@ class WaveAugment:
             noise = colored_noise(wave.numel(), _uniform(generator, 0.0, 2.0), generator)
             snr = torch.tensor([_uniform(generator, *cfg.snr_db)])
             wave = AF.add_noise(wave[None], noise[None], snr)[0]
+        # Last, as the channel comes after the room and the noise; drawn only when on, so that runs
+        # without it draw what they drew before it existed.
+        if cfg.narrowband_prob > 0 and torch.rand((), generator=generator).item() < cfg.narrowband_prob:
+            wave = narrowband(wave, self.sample_rate)
         return wave

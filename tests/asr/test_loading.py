@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from asr.augment import AugmentConfig, WaveAugment, colored_noise, synthetic_rir
+from asr.augment import AugmentConfig, WaveAugment, colored_noise, narrowband, synthetic_rir
 from asr.corpora.download import DownloadError, extract, fetch
 from asr.data import SpeechDataset, collate, read_manifest
 from asr.features import FeatureConfig
@@ -143,6 +143,38 @@ def test_vtlp_factor_is_drawn_after_the_waveform_augmentation():
 def test_vtlp_range_is_checked(bad):
     with pytest.raises(ValueError, match=r"augment\.vtlp_range must be \[low, high\]"):
         WaveAugment(AugmentConfig(vtlp_range=bad), 16000)
+
+
+def _tone_amplitude(wave, hz, sample_rate=16000):
+    t = torch.arange(wave.numel()) / sample_rate
+    return 2 * (wave * torch.sin(2 * math.pi * hz * t)).mean().abs().item()
+
+
+def test_narrowband_keeps_the_telephone_band_only():
+    t = torch.arange(16000) / 16000
+    voice, hiss = torch.sin(2 * math.pi * 1000 * t), torch.sin(2 * math.pi * 6000 * t)
+    out = narrowband(voice + hiss, 16000)
+    assert out.numel() == 16000
+    assert abs(_tone_amplitude(out, 1000) - 1.0) < 0.01 and _tone_amplitude(out, 6000) < 0.01
+    assert torch.equal(narrowband(voice, 8000), voice)
+
+
+def test_narrowband_is_the_last_step_and_leaves_earlier_draws_alone():
+    wave = torch.randn(8000)
+    base = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, reverb_prob=0.5)
+    always = WaveAugment(AugmentConfig(**{**vars(base), "narrowband_prob": 1.0}), 16000)
+    for seed in range(5):
+        plain = WaveAugment(base, 16000)(wave, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(always(wave, torch.Generator().manual_seed(seed)), narrowband(plain, 16000))
+    half = WaveAugment(AugmentConfig(speed_factors=(), narrowband_prob=0.5), 16000)
+    changed = [not torch.equal(half(wave, torch.Generator().manual_seed(s)), wave) for s in range(40)]
+    assert 10 < sum(changed) < 30
+
+
+@pytest.mark.parametrize("name", ["noise_prob", "reverb_prob", "narrowband_prob"])
+def test_probabilities_are_checked(name):
+    with pytest.raises(ValueError, match=rf"augment\.{name} must be a probability in \[0, 1\], got 1.5"):
+        WaveAugment(AugmentConfig(**{name: 1.5}), 16000)
 
 
 def test_augmentation_off_is_identity():
