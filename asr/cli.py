@@ -67,7 +67,7 @@ def cmd_average(args) -> int:
     if len(paths) == 1 and paths[0].is_dir():
         paths = [p for p in numbered_checkpoints(paths[0]) if p.name.startswith("epoch-")][-args.last:]
     average_checkpoints(paths, Path(args.out))
-    print(f"wrote {args.out}: mean of {', '.join(p.name for p in paths)}")
+    print(f"wrote {args.out}: mean of {', '.join(map(str, paths))}")
     return 0
 
 

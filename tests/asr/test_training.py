@@ -279,7 +279,9 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     a, b = (read_checkpoint(p)["model"] for p in paths)
     name = "head.weight"
     torch.testing.assert_close(averaged[name], (a[name] + b[name]) / 2)
+    capsys.readouterr()
     assert asr_main(["average", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg2.pt")]) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'avg2.pt'}: mean of {paths[0]}, {paths[1]}\n"
     assert asr_main(["plot", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
     with pytest.raises(CheckpointError, match="no checkpoints"):
