@@ -149,6 +149,7 @@ class Trainer:
         if cfg.train.precision not in AMP_DTYPES:
             raise ValueError(f"train.precision must be one of {list(AMP_DTYPES)}, got {cfg.train.precision!r}")
         self.amp_dtype = AMP_DTYPES[cfg.train.precision]
+        cfg.augment.check()  # before any manifest is read, and also when augmentation is otherwise off
         self.scaler = torch.amp.GradScaler(device.type, enabled=cfg.train.precision == "fp16")
         self.epoch, self.batches_done, self.step, self.best_wer, self.nonfinite = 1, 0, 0, math.inf, 0
 
