@@ -2,9 +2,10 @@
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kernels.common.launch import require_kernel_device
+from kernels.common.launch import check_lengths, require_kernel_device
 from kernels.common.sequence import reverse_padded
 from kernels.gru.fused_recurrent import gru_recurrence
 from kernels.lstm.fused_recurrent import lstm_recurrence
@@ -13,9 +14,11 @@ IMPLS = ("auto", "triton", "torch")
 
 
 class _TritonRNNMixin:
-    """Shared forward for LSTM and GRU. Subclasses set `_cell_states` (2 for LSTM, 1 for GRU)."""
+    """Shared forward for LSTM and GRU. Subclasses set `_cell_states` (2 for LSTM, 1 for GRU) and
+    `_torch_cell` (their torch base class)."""
 
     _cell_states: int
+    _torch_cell: type
 
     def _init_impl(self, impl: str) -> None:
         if impl not in IMPLS:
@@ -53,7 +56,9 @@ class _TritonRNNMixin:
                              f"got {tuple(input.shape)}")
         x = input.transpose(0, 1) if self.batch_first else input
         if self._use_triton(x):
-            y, states = self._forward_triton(x, hx, lengths)
+            y, states = self._forward_by_layer(x, hx, lengths, self._recurrence)
+        elif lengths is not None and not x.is_cuda:
+            y, states = self._forward_by_layer(x, hx, torch.as_tensor(lengths).cpu(), self._torch_segments)
         else:
             y, states = self._forward_torch(x, hx, lengths)
         if self.batch_first:
@@ -76,7 +81,7 @@ class _TritonRNNMixin:
         y, _ = pad_packed_sequence(y, total_length=x.shape[0])
         return y, states
 
-    def _forward_triton(self, x, hx, lengths):
+    def _forward_by_layer(self, x, hx, lengths, recurrence):
         steps, batch, _ = x.shape
         dirs = 2 if self.bidirectional else 1
         if lengths is not None:
@@ -93,7 +98,7 @@ class _TritonRNNMixin:
                 index = layer * dirs + direction
                 inp = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
                 states0 = [hx[k][index] for k in range(2)] if self._cell_states == 2 else [hx[index]]
-                y, *states_n = self._recurrence(inp, self._weights(layer, direction), states0, lengths)
+                y, *states_n = recurrence(inp, self._weights(layer, direction), states0, lengths)
                 outputs.append(y if direction == 0 else reverse_padded(y, lengths))
                 for k, s in enumerate(states_n):
                     finals[k].append(s)
@@ -102,6 +107,37 @@ class _TritonRNNMixin:
                 layer_input = F.dropout(layer_input, self.dropout, training=True)
         stacked = [torch.stack(f) for f in finals]
         return layer_input, (tuple(stacked) if self._cell_states == 2 else stacked[0])
+
+    def _torch_segments(self, x, weights, states0, lengths):
+        """One layer and direction through torch's fused kernel, for padded x [T, B, I] on CPU.
+
+        torch's own variable-length path (a PackedSequence) trains about 10x slower on CPU than a
+        padded batch: its backward goes step by step. Here the batch is sorted by length and cut
+        in time at each distinct length; each piece is one fused call over the rows still
+        running, started from the state the piece before left. The result is exact: no step
+        past a sequence's end is computed, and h_n/c_n are its last step's.
+        """
+        steps, batch, _ = x.shape
+        check_lengths(lengths, steps, batch)
+        cell = self._torch_cell(weights[0].shape[1], self.hidden_size, bias=self.bias, device="meta")
+        names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+        params = {name: w for name, w in zip(names, weights) if w is not None}
+        order = torch.argsort(lengths, descending=True, stable=True)
+        sorted_lengths = lengths[order].tolist()
+        x, states = x[:, order], [s[order] for s in states0]
+        pieces, start = [], 0
+        for end in sorted(set(sorted_lengths)):  # every length is at least 1, so each piece has a step
+            running = sum(n >= end for n in sorted_lengths)  # a prefix: lengths are sorted
+            hx_piece = tuple(s[None, :running] for s in states)
+            hx_piece = hx_piece if self._cell_states == 2 else hx_piece[0]
+            y, states_n = functional_call(cell, params, (x[start:end, :running], hx_piece))
+            states_n = states_n if self._cell_states == 2 else (states_n,)
+            states = [torch.cat([s_n[0], s[running:]]) for s_n, s in zip(states_n, states)]
+            pieces.append(F.pad(y, (0, 0, 0, batch - running)))
+            start = end
+        pieces.append(x.new_zeros(steps - start, batch, self.hidden_size))
+        unsort = torch.argsort(order)
+        return torch.cat(pieces)[:, unsort], *(s[unsort] for s in states)
 
     def _weights(self, layer, direction):
         suffix = f"_l{layer}" + ("_reverse" if direction else "")
@@ -153,6 +189,7 @@ class LSTM(_TritonRNNMixin, torch.nn.LSTM):
     """
 
     _cell_states = 2
+    _torch_cell = torch.nn.LSTM
 
     def __init__(self, *args, impl: str = "auto", **kwargs):
         super().__init__(*args, **kwargs)
@@ -173,6 +210,7 @@ class GRU(_TritonRNNMixin, torch.nn.GRU):
     """
 
     _cell_states = 1
+    _torch_cell = torch.nn.GRU
 
     def __init__(self, *args, impl: str = "auto", **kwargs):
         super().__init__(*args, **kwargs)

@@ -132,10 +132,14 @@ def check_recurrence_args(xw: torch.Tensor, w_hh: torch.Tensor, states: list, ga
             raise ValueError(f"initial state must be [B, H] = [{batch}, {hidden}], "
                              f"got {tuple(state.shape)}")
     if lengths is not None:
-        if lengths.dim() != 1 or lengths.numel() != batch:
-            raise ValueError(f"lengths must be [B] = [{batch}], got {tuple(lengths.shape)}")
-        if lengths.is_floating_point():
-            raise ValueError(f"lengths must be integers, got {lengths.dtype}")
-        lo, hi = int(lengths.min()), int(lengths.max())
-        if lo < 1 or hi > steps:
-            raise ValueError(f"lengths must lie in [1, T={steps}], got min {lo} max {hi}")
+        check_lengths(lengths, steps, batch)
+
+
+def check_lengths(lengths, steps: int, batch: int) -> None:
+    if lengths.dim() != 1 or lengths.numel() != batch:
+        raise ValueError(f"lengths must be [B] = [{batch}], got {tuple(lengths.shape)}")
+    if lengths.is_floating_point():
+        raise ValueError(f"lengths must be integers, got {lengths.dtype}")
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo < 1 or hi > steps:
+        raise ValueError(f"lengths must lie in [1, T={steps}], got min {lo} max {hi}")

@@ -10,10 +10,10 @@ from tests.helpers import assert_close
 PAIRS = {"lstm": (kernels.LSTM, torch.nn.LSTM), "gru": (kernels.GRU, torch.nn.GRU)}
 
 
-def make_pair(cell, device, dtype=torch.float32, **kwargs):
+def make_pair(cell, device, dtype=torch.float32, impl="triton", **kwargs):
     ours_cls, torch_cls = PAIRS[cell]
     torch.manual_seed(0)
-    ours = ours_cls(impl="triton", **kwargs).to(device=device, dtype=dtype)
+    ours = ours_cls(impl=impl, **kwargs).to(device=device, dtype=dtype)
     reference = torch_cls(**kwargs).to(device=device, dtype=dtype)
     reference.load_state_dict(ours.state_dict())
     return ours, reference
@@ -40,14 +40,19 @@ CONFIGS = [
     pytest.param(dict(input_size=4, hidden_size=9, batch_first=True, bidirectional=True), [3, 6, 6],
                  id="batch_first-bidir-lengths"),
     pytest.param(dict(input_size=3, hidden_size=6, bias=False, num_layers=2), None, id="no-bias-2layer"),
+    pytest.param(dict(input_size=3, hidden_size=6, bias=False, num_layers=2, bidirectional=True), [6, 6, 1],
+                 id="no-bias-2layer-bidir-lengths"),
 ]
+# "torch" with lengths on CPU is our own: the batch cut at each distinct length, see rnn.py.
+IMPLS = pytest.mark.parametrize("impl", ["triton", "torch"])
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("config,lengths", CONFIGS)
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
-def test_module_matches_torch(cell, config, lengths, with_hx, device):
-    ours, reference = make_pair(cell, device, **config)
+@IMPLS
+def test_module_matches_torch(cell, config, lengths, with_hx, impl, device):
+    ours, reference = make_pair(cell, device, impl=impl, **config)
     steps, batch = 6, 3
     batch_first = config.get("batch_first", False)
     shape = (batch, steps, config["input_size"]) if batch_first else (steps, batch, config["input_size"])
@@ -82,8 +87,9 @@ def test_module_matches_torch(cell, config, lengths, with_hx, device):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_each_item_alone_equals_item_in_batch(cell, device):
-    ours, _ = make_pair(cell, device, input_size=4, hidden_size=10, bidirectional=True)
+@IMPLS
+def test_each_item_alone_equals_item_in_batch(cell, impl, device):
+    ours, _ = make_pair(cell, device, impl=impl, input_size=4, hidden_size=10, bidirectional=True)
     lengths = torch.tensor([5, 2, 4])
     x = torch.randn(5, 3, 4, device=device)
     y, states = ours(x, lengths=lengths)
@@ -95,8 +101,9 @@ def test_each_item_alone_equals_item_in_batch(cell, device):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_packed_sequence_in_packed_out(cell, device):
-    ours, reference = make_pair(cell, device, input_size=3, hidden_size=5, bidirectional=True)
+@IMPLS
+def test_packed_sequence_in_packed_out(cell, impl, device):
+    ours, reference = make_pair(cell, device, impl=impl, input_size=3, hidden_size=5, bidirectional=True)
     x = torch.randn(4, 3, 3, device=device)
     packed = pack_padded_sequence(x, torch.tensor([2, 4, 3]), enforce_sorted=False)
     y, states = ours(packed)
@@ -151,3 +158,6 @@ def test_module_bad_input(cell, device):
         ours(torch.zeros(3, 1, 3, device=device), (bad, bad) if cell == "lstm" else bad)
     with pytest.raises(ValueError, match="lengths must lie"):
         ours(torch.zeros(3, 2, 3, device=device), lengths=torch.tensor([3, 4]))
+    on_cpu, _ = make_pair(cell, "cpu", impl="torch", input_size=3, hidden_size=4)
+    with pytest.raises(ValueError, match="lengths must lie"):
+        on_cpu(torch.zeros(3, 2, 3), lengths=torch.tensor([0, 3]))
