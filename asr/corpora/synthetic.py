@@ -1,4 +1,5 @@
-"""A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices.
+"""A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
+SVOX Pico's two English voices (PyPI's `ttspico`) when asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -16,15 +17,18 @@ root/lm_train.txt receives every train-share sentence of that pool, for `asr lm 
 
 import functools
 import hashlib
+import importlib.util
 import random
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile
 import torch
 import torchaudio.functional as AF
@@ -44,7 +48,14 @@ FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
 # Festival's diphone voices: ked is a speaker no other engine has, and kal through festival's own
 # front end and LPC diphones sounds unlike flite's kal (the stage-6 default model: 76-86% WER on them).
 FESTIVAL_VOICES = ["kal_diphone", "ked_diphone"]
-ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave"}  # engine -> program it runs
+# SVOX Pico (Android's TTS, Apache 2.0): two female HMM voices, American and British. No Debian engine
+# has a female voice of that kind, and the held-out flite `slt` is one (the stage-15 default model: 84%
+# WER on her). Opt-in, so that the builds made before it joined (default engines) come out the same.
+PICO_VOICES = ["en-US", "en-GB"]
+ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico"}  # -> what it runs
+DEFAULT_ENGINES = ("espeak", "flite", "festival")
+INSTALL_HINTS = {"pico": "pip install ttspico, which builds with a C compiler"}
+DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
 HELD_OUT_VOICES = {"espeak:en-029", "espeak:en-gb-scotland", "flite:slt"}
 SENTENCE_SPLITS = {"train": 0.9, "dev": 0.05, "test": 0.05}
 _CLAUSE = re.compile(r"(?<=[.;:?!])\s+")
@@ -114,6 +125,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     accent form one group, so that each group, not each variant, is drawn equally often."""
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
+    voices += [("pico", v) for v in PICO_VOICES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
@@ -122,7 +134,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     return list(groups.values())
 
 
-def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...] = tuple(ENGINES)) -> list[Spec]:
+def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...] = DEFAULT_ENGINES) -> list[Spec]:
     """Utterance specs until each split's estimated audio reaches its target."""
     rng = random.Random(seed)
     by_split = {s: [t for t in sentences if stable_split(t, SENTENCE_SPLITS, salt="synthetic") == s]
@@ -148,8 +160,27 @@ def spec_digest(spec: Spec) -> str:
     return hashlib.sha1(repr(said).encode()).hexdigest()[:10]
 
 
-def synthesize(spec: Spec, path: Path) -> float:
-    """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
+_PICO_LOCK = threading.Lock()  # rate and pitch are properties of the engine object, set before each call
+
+
+@functools.cache
+def pico_engine(voice: str):
+    import ttspico
+    return ttspico.TtsEngine(voice)
+
+
+def speak_pico(spec: Spec) -> tuple[np.ndarray, int]:
+    with _PICO_LOCK:
+        engine = pico_engine(spec.voice)
+        engine.rate, engine.pitch = round(100 * spec.rate), round(100 * spec.pitch)  # percent of the voice's own
+        pcm = engine.speak(spec.text)
+    if not pcm:
+        raise RuntimeError(f"pico said nothing for {spec.text!r}")
+    return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768, 16000  # Pico speaks 16-bit, 16 kHz
+
+
+def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
+    """espeak-ng, flite or festival's text2wave, run as a program that writes a WAV file."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if spec.engine == "espeak":
@@ -167,7 +198,12 @@ def synthesize(spec: Spec, path: Path) -> float:
                      " (model_f0_mean 170) (model_f0_std 34))))")
             cmd = ["text2wave", "-eval", setup, str(text), "-o", str(wav)]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-        audio, rate = soundfile.read(str(wav), dtype="float32")
+        return soundfile.read(str(wav), dtype="float32")
+
+
+def synthesize(spec: Spec, path: Path) -> float:
+    """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
+    audio, rate = speak_pico(spec) if spec.engine == "pico" else speak_program(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
     soundfile.write(str(tmp_path), wave.numpy(), SAMPLE_RATE, format="FLAC")
@@ -188,19 +224,26 @@ def check_engines(engines: tuple[str, ...]) -> None:
         raise ValueError(f"--engines: unknown engine {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(ENGINES)}")
     for engine in engines:
-        if shutil.which(ENGINES[engine]) is None:
-            raise FileNotFoundError(f"{ENGINES[engine]} is missing (Debian: apt install espeak-ng flite festival "
-                                    f"festvox-kallpc16k festvox-kdlpc16k), or leave {engine} out of --engines")
+        found = importlib.util.find_spec("ttspico") if engine == "pico" else shutil.which(ENGINES[engine])
+        if found is None:
+            raise FileNotFoundError(f"{ENGINES[engine]} is missing ({INSTALL_HINTS.get(engine, DEBIAN_INSTALL)}), "
+                                    f"or leave {engine} out of --engines")
     if "festival" in engines:  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
         missing = [v for v in FESTIVAL_VOICES if v not in listed]
         if missing:
             raise FileNotFoundError(f"festival voice {', '.join(missing)} is missing (Debian: apt install "
                                     "festvox-kallpc16k festvox-kdlpc16k), or leave festival out of --engines")
+    for voice in PICO_VOICES if "pico" in engines else ():  # its voice files ship with the package
+        try:
+            pico_engine(voice)
+        except RuntimeError as error:
+            raise FileNotFoundError(f"ttspico cannot load its {voice} voice ({error}); reinstall it, or leave "
+                                    "pico out of --engines") from error
 
 
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2,
-            engines: tuple[str, ...] = tuple(ENGINES), **_) -> None:
+            engines: tuple[str, ...] = DEFAULT_ENGINES, **_) -> None:
     """root: where the audio goes (root/audio/*.flac); existing files are reused, so an
     interrupted build resumes. A file is named by its spec's content as well as its id: another
     --hours or --seed in the same root renumbers the specs, and must not reuse audio of other words."""

@@ -166,26 +166,34 @@ def test_synthetic_voice_groups_share_the_draws():
     assert abs(train["festival"] / sum(train.values()) - 2 / 12) < 0.04
     assert abs(train["espeak"] / sum(train.values()) - 6 / 12) < 0.04
     assert {s.engine for s in plan(0.5, 0, sentences, engines=("flite",))} == {"flite"}
+    assert plan(0.5, 0, sentences) == specs, "pico joins a build only when named, so older builds stay the same"
+    with_pico = collections.Counter(s.engine for s in plan(2, 0, sentences, engines=("espeak", "flite", "festival",
+                                                                                        "pico")) if s.split == "train")
+    assert abs(with_pico["pico"] / sum(with_pico.values()) - 2 / 14) < 0.03
 
 
-def festival_is_ready() -> bool:
+def engine_is_ready(engine: str) -> bool:
     from asr.corpora.synthetic import check_engines
     try:
-        check_engines(("festival",))
+        check_engines((engine,))
     except FileNotFoundError:
         return False
     return True
 
 
-@pytest.mark.skipif(not festival_is_ready(),
-                    reason="needs festival and its voices (apt install festival festvox-kallpc16k festvox-kdlpc16k)")
-def test_festival_follows_rate_and_pitch(tmp_path):
+@pytest.mark.parametrize("engine, voice", [
+    pytest.param("festival", "ked_diphone", marks=pytest.mark.skipif(
+        not engine_is_ready("festival"),
+        reason="needs festival and its voices (apt install festival festvox-kallpc16k festvox-kdlpc16k)")),
+    pytest.param("pico", "en-US", marks=pytest.mark.skipif(not engine_is_ready("pico"),
+                                                           reason="needs ttspico (pip install ttspico)")),
+])
+def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     from asr.corpora.synthetic import Spec, synthesize
 
     def speak(rate, pitch):
         path = tmp_path / f"{rate}-{pitch}.flac"
-        seconds = synthesize(Spec("x", "train", "festival", "ked_diphone", rate, pitch, "seven days and seven nights"),
-                             path)
+        seconds = synthesize(Spec("x", "train", engine, voice, rate, pitch, "seven days and seven nights"), path)
         audio, sample_rate = soundfile.read(str(path), dtype="float32")
         assert sample_rate == 16000 and abs(len(audio) / sample_rate - seconds) < 1e-3
         voiced = [f for f in AF.detect_pitch_frequency(torch.from_numpy(audio), sample_rate).tolist() if 60 < f < 400]
@@ -196,7 +204,7 @@ def test_festival_follows_rate_and_pitch(tmp_path):
     assert fast_high[1] > 1.25 * slow_low[1], "a pitch of 1.25 speaks higher than 0.8"
 
 
-def test_a_missing_festival_voice_stops_the_build_before_it_starts(monkeypatch):
+def test_a_missing_voice_or_engine_stops_the_build_before_it_starts(monkeypatch):
     from asr.corpora import synthetic
     monkeypatch.setattr(synthetic.shutil, "which", lambda tool: f"/usr/bin/{tool}")
     voice_list = subprocess.CompletedProcess(["festival"], 0, stdout="(kal_diphone)\n")
@@ -204,6 +212,9 @@ def test_a_missing_festival_voice_stops_the_build_before_it_starts(monkeypatch):
     with pytest.raises(FileNotFoundError, match="festival voice ked_diphone is missing"):
         synthetic.check_engines(("espeak", "festival"))
     synthetic.check_engines(("espeak", "flite"))
+    monkeypatch.setattr(synthetic.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"ttspico is missing \(pip install ttspico"):
+        synthetic.check_engines(("espeak", "pico"))
 
 
 def test_cli_prepare_and_errors(tmp_path, capsys):
@@ -218,4 +229,4 @@ def test_cli_prepare_and_errors(tmp_path, capsys):
     assert "no public download" in capsys.readouterr().err
     assert asr_main(["prepare", "synthetic", "--root", str(tmp_path / "s"), "--out", str(tmp_path / "s"),
                      "--engines", "espeak,mbrola"]) == 2
-    assert "--engines: unknown engine mbrola; choose from espeak, flite, festival" in capsys.readouterr().err
+    assert "--engines: unknown engine mbrola; choose from espeak, flite, festival, pico" in capsys.readouterr().err
