@@ -54,7 +54,6 @@ FESTIVAL_VOICES = ["kal_diphone", "ked_diphone"]
 PICO_VOICES = ["en-US", "en-GB"]
 ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico"}  # -> what it runs
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
-INSTALL_HINTS = {"pico": "pip install ttspico, which builds with a C compiler"}
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
 HELD_OUT_VOICES = {"espeak:en-029", "espeak:en-gb-scotland", "flite:slt"}
 SENTENCE_SPLITS = {"train": 0.9, "dev": 0.05, "test": 0.05}
@@ -226,8 +225,8 @@ def check_engines(engines: tuple[str, ...]) -> None:
     for engine in engines:
         found = importlib.util.find_spec("ttspico") if engine == "pico" else shutil.which(ENGINES[engine])
         if found is None:
-            raise FileNotFoundError(f"{ENGINES[engine]} is missing ({INSTALL_HINTS.get(engine, DEBIAN_INSTALL)}), "
-                                    f"or leave {engine} out of --engines")
+            hint = "pip install ttspico, which builds with a C compiler" if engine == "pico" else DEBIAN_INSTALL
+            raise FileNotFoundError(f"{ENGINES[engine]} is missing ({hint}), or leave {engine} out of --engines")
     if "festival" in engines:  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
         missing = [v for v in FESTIVAL_VOICES if v not in listed]
