@@ -223,7 +223,7 @@ def check_engines(engines: tuple[str, ...]) -> None:
         raise ValueError(f"--engines: unknown engine {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(ENGINES)}")
     for engine in engines:
-        found = importlib.util.find_spec("ttspico") if engine == "pico" else shutil.which(ENGINES[engine])
+        found = importlib.util.find_spec(ENGINES[engine]) if engine == "pico" else shutil.which(ENGINES[engine])
         if found is None:
             hint = "pip install ttspico, which builds with a C compiler" if engine == "pico" else DEBIAN_INSTALL
             raise FileNotFoundError(f"{ENGINES[engine]} is missing ({hint}), or leave {engine} out of --engines")
