@@ -78,6 +78,43 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_widen(args) -> int:
+    from asr.widen import widen_checkpoint
+    parameters = widen_checkpoint(args.checkpoint, args.hidden_size, args.out, seed=args.seed)
+    print(f"wrote {args.out}: {args.hidden_size} units per direction and layer, {parameters:,} parameters")
+    return 0
+
+
+def read_details(path: str) -> dict:
+    import json
+    try:
+        with open(path) as f:
+            return {row["where"]: row for row in map(json.loads, f)}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ValueError(f"{path}: not an `asr evaluate --details` file") from None
+
+
+def cmd_compare(args) -> int:
+    from asr.scoring import paired_bootstrap
+    base, new = read_details(args.base), read_details(args.new)
+    shared = [where for where in base if where in new]
+    if not shared:
+        return _fail(f"{args.base} and {args.new}: no utterance in common (rows pair by manifest line)")
+    differ = [where for where in shared if base[where]["reference"] != new[where]["reference"]]
+    if differ:
+        return _fail(f"{differ[0]}: the two files give different reference texts")
+    if len(shared) < max(len(base), len(new)):
+        print(f"comparing the {len(shared)} utterances both files scored "
+              f"({len(base)} in {args.base}, {len(new)} in {args.new})", file=sys.stderr)
+    r = paired_bootstrap([base[w] for w in shared], [new[w] for w in shared], seed=args.seed)
+    print(f"{r['utterances']} utterances: WER {r['base_wer']:.2f}% -> {r['new_wer']:.2f}%, "
+          f"{r['difference']:+.2f} points (95% interval {r['low']:+.2f}..{r['high']:+.2f}); "
+          f"utterances better {r['better']}, worse {r['worse']}")
+    return 0
+
+
 def cmd_plot(args) -> int:
     from asr.trainlog import plot_run
     print(f"wrote {plot_run(Path(args.run_dir), args.out)}")
@@ -94,6 +131,8 @@ def cmd_evaluate(args) -> int:
         atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))
     for line in scores["failed"]:
         print(line, file=sys.stderr)
+    if not scores["utterances"]:  # a WER of 0% over nothing would read as a perfect score
+        return _fail(f"{args.manifest}: no utterance could be scored", 1)
     print(f"WER {scores['wer']:.2%}  CER {scores['cer']:.2%}  ({scores['utterances']} utterances)")
     return 1 if scores["failed"] else 0
 
@@ -214,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("widen", help="a trained model with more recurrent units, computing what it did (Net2Net); "
+                       "continue training it with train.init_from", formatter_class=fmt)
+    p.add_argument("checkpoint")
+    p.add_argument("--hidden-size", type=int, required=True, help="units per direction and layer, more than now")
+    p.add_argument("--seed", type=int, default=0, help="seed of the new units' random initialisation")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_widen)
+
     p = sub.add_parser("plot", help="draw a run's loss and dev WER curves as PNG", formatter_class=fmt)
     p.add_argument("run_dir", help="the run's out_dir (holds log.csv)")
     p.add_argument("--out", help="PNG path (default: RUN_DIR/curves.png)")
@@ -228,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "to this JSON Lines file")
     _add_decoding_flags(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="paired bootstrap of the WER difference between two `evaluate --details` "
+                       "files of the same manifest", formatter_class=fmt)
+    p.add_argument("base", help="details of the model compared against")
+    p.add_argument("new", help="details of the other model")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("transcribe", help="print `path<TAB>text` for each audio file", formatter_class=fmt)
     p.add_argument("paths", nargs="+", help="audio files, directories (searched recursively), .jsonl manifests, "

@@ -72,6 +72,12 @@ def test_cli_transcribe_directory_and_evaluate(trained):
     assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (6 utterances)" in result.stdout
     rows = [json.loads(line) for line in details.read_text().splitlines()]
     assert [(r["reference"], r["hypothesis"], r["word_errors"]) for r in rows] == [(t, t, 0) for t in TEXTS]
+    moved = folder / "moved" / "manifest.jsonl"  # its relative audio paths now point nowhere
+    moved.parent.mkdir()
+    moved.write_text(manifest.read_text())
+    result = asr_cli("evaluate", "--model", checkpoint, "--manifest", moved)
+    assert result.returncode == 1 and "WER" not in result.stdout
+    assert result.stderr.splitlines()[-1] == f"asr: error: {moved}: no utterance could be scored"
 
 
 @pytest.mark.slow
