@@ -9,13 +9,13 @@ variance, which moves the output a little until training adapts.
 """
 
 import re
-from pathlib import Path
 
 import torch
 
-from asr.checkpoint import atomic_save, read_checkpoint
-from asr.config import config_from_dict, config_to_dict
+from asr.checkpoint import read_checkpoint, save_checkpoint
+from asr.config import config_from_dict
 from asr.model import AcousticModel, count_parameters
+from asr.text import CharTokenizer
 
 
 def _unit_index(old: int, new: int, blocks: int) -> torch.Tensor:
@@ -63,7 +63,6 @@ def widen_checkpoint(path, hidden_size: int, out, seed: int = 0) -> int:
     torch.manual_seed(seed)
     model = AcousticModel(cfg.model)
     gates = {"lstm": 4, "gru": 3}[cfg.model.rnn_type]
-    state = widen_state(ckpt["model"], model.state_dict(), old_hidden, hidden_size, gates)
-    atomic_save({"format": ckpt["format"], "config": config_to_dict(cfg), "tokenizer": ckpt["tokenizer"],
-                 "model": state, "widened_from": str(path)}, Path(out))
+    model.load_state_dict(widen_state(ckpt["model"], model.state_dict(), old_hidden, hidden_size, gates))
+    save_checkpoint(out, model, cfg, CharTokenizer.from_dict(ckpt["tokenizer"]), widened_from=str(path))
     return count_parameters(model)
