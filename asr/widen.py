@@ -62,7 +62,7 @@ def widen_checkpoint(path, hidden_size: int, out, seed: int = 0) -> int:
     cfg.model.hidden_size = hidden_size
     torch.manual_seed(seed)
     model = AcousticModel(cfg.model)
-    gates = {"lstm": 4, "gru": 3}[cfg.model.rnn_type]
+    gates = ckpt["model"]["rnn.weight_hh_l0"].shape[0] // old_hidden  # 4 for LSTM, 3 for GRU
     model.load_state_dict(widen_state(ckpt["model"], model.state_dict(), old_hidden, hidden_size, gates))
     save_checkpoint(out, model, cfg, CharTokenizer.from_dict(ckpt["tokenizer"]), widened_from=str(path))
     return count_parameters(model)
