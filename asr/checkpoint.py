@@ -52,10 +52,24 @@ def load_model(path, device="cpu") -> tuple[AcousticModel, Config, CharTokenizer
     return model.to(device).eval(), cfg, tokenizer, ckpt
 
 
-def export_model(path, out) -> dict:
+def export_model(path, out, dtype: torch.dtype = torch.float32) -> dict:
     """Keep what inference needs (config, tokenizer, weights and the run's scores); drop the
-    optimizer, scheduler and RNG state, which triple a checkpoint's size."""
+    optimizer, scheduler and RNG state, which triple a checkpoint's size.
+
+    `dtype=torch.float16` stores the floating-point weights at half the size; `load_model` and
+    `train.init_from` copy them back into the fp32 model, so only the rounding of each weight
+    (about 3 significant digits) changes what the model computes."""
     ckpt = read_checkpoint(path)
     kept = {k: ckpt[k] for k in ("format", "config", "tokenizer", "model", "epoch", "step", "dev") if k in ckpt}
+    kept["model"] = {name: _stored_as(value, dtype, f"{path}: {name}") for name, value in ckpt["model"].items()}
     atomic_save({**kept, "exported_from": str(path)}, out)
     return kept
+
+
+def _stored_as(value: torch.Tensor, dtype: torch.dtype, where: str) -> torch.Tensor:
+    if not value.is_floating_point():
+        return value  # BatchNorm's batch counter
+    stored = value.to(dtype)
+    if not torch.isfinite(stored).all() and torch.isfinite(value).all():
+        raise CheckpointError(f"{where}: values beyond {dtype}'s range; export it as float32")
+    return stored

@@ -72,8 +72,10 @@ def cmd_average(args) -> int:
 
 
 def cmd_export(args) -> int:
+    import torch
+
     from asr.checkpoint import export_model
-    export_model(args.checkpoint, args.out)
+    export_model(args.checkpoint, args.out, dtype=getattr(torch, args.dtype))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 2**20:.1f} MiB)")
     return 0
 
@@ -251,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="strip a checkpoint to what transcription needs", formatter_class=fmt)
     p.add_argument("checkpoint")
     p.add_argument("--out", required=True)
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="how the weights are stored; float16 halves the file, and they load back into float32")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("widen", help="a trained model with more recurrent units, computing what it did (Net2Net); "

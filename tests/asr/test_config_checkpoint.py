@@ -66,6 +66,39 @@ def test_export_keeps_inference_state_only(tmp_path):
     torch.testing.assert_close(loaded(x, torch.tensor([20]))[0], model(x, torch.tensor([20]))[0])
 
 
+def test_export_as_float16_halves_the_file_and_loads_into_float32(tmp_path, capsys):
+    from asr.cli import main
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=64, num_layers=2, impl="torch"))
+    torch.manual_seed(0)
+    model = AcousticModel(cfg.model).eval()
+    save_checkpoint(tmp_path / "full.pt", model, cfg, CharTokenizer(), epoch=1)
+    for dtype in ("float32", "float16"):
+        out = str(tmp_path / f"{dtype}.pt")
+        assert main(["export", str(tmp_path / "full.pt"), "--out", out, "--dtype", dtype]) == 0
+    stored = read_checkpoint(tmp_path / "float16.pt")["model"]
+    assert stored["rnn.weight_hh_l0"].dtype == torch.float16
+    assert stored["front.blocks.0.1.num_batches_tracked"].dtype == torch.int64
+    assert (tmp_path / "float16.pt").stat().st_size < 0.6 * (tmp_path / "float32.pt").stat().st_size
+    loaded, *_ = load_model(tmp_path / "float16.pt")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x, lengths = torch.randn(2, 40, 80), torch.tensor([40, 31])
+    reference = model(x, lengths)[0]
+    assert not torch.equal(loaded(x, lengths)[0], reference), "the weights were rounded"
+    torch.testing.assert_close(loaded(x, lengths)[0], reference, atol=5e-3, rtol=0)
+
+
+def test_export_refuses_weights_beyond_float16(tmp_path):
+    from asr.checkpoint import export_model
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
+    model = AcousticModel(cfg.model)
+    with torch.no_grad():
+        model.head.bias[3] = 1e6
+    save_checkpoint(tmp_path / "big.pt", model, cfg, CharTokenizer())
+    with pytest.raises(CheckpointError, match="big.pt: head.bias: values beyond torch.float16's range"):
+        export_model(tmp_path / "big.pt", tmp_path / "small.pt", dtype=torch.float16)
+    assert not (tmp_path / "small.pt").exists()
+
+
 def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         read_checkpoint(tmp_path / "none.pt")
