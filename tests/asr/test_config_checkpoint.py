@@ -66,7 +66,7 @@ def test_export_keeps_inference_state_only(tmp_path):
     torch.testing.assert_close(loaded(x, torch.tensor([20]))[0], model(x, torch.tensor([20]))[0])
 
 
-def test_export_as_float16_halves_the_file_and_loads_into_float32(tmp_path, capsys):
+def test_export_as_float16_halves_the_file_and_loads_into_float32(tmp_path):
     from asr.cli import main
     cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=64, num_layers=2, impl="torch"))
     torch.manual_seed(0)
