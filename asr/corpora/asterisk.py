@@ -15,6 +15,10 @@ FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 # Descriptions, not speech: "[sound of monkeys screaming]", "(10 seconds of silence)",
 # "IAX (note: does not say "2")", "... pound key. (simple tone sound plays)".
 _DESCRIPTION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+# The prompts write the telephone keys as symbols ("followed by # or just # to exit") and the speaker
+# says their names: dropped by the text normaliser, they would leave spoken words out of the targets.
+_KEYS = re.compile(r"[*#]")
+_KEY_NAMES = {"*": "star", "#": "pound"}
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -37,8 +41,10 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
         if not normalize_text(spoken):
             report.skip("non-speech prompt (a bracketed or parenthesised description only)", where)
             continue
+        # Split by the text as written, so that spelling out the keys moved no prompt between splits.
         split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
-        report.add(split, where, root / f"{name.strip()}.wav", spoken, id=name.strip(), speaker="allison")
+        said = _KEYS.sub(lambda key: _KEY_NAMES[key.group()], spoken)
+        report.add(split, where, root / f"{name.strip()}.wav", said, id=name.strip(), speaker="allison")
 
 
 def _find_transcripts(root: Path) -> Path:

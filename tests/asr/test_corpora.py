@@ -14,7 +14,10 @@ import torchaudio.functional as AF
 
 from asr.cli import main as asr_main
 from asr.corpora import prepare_corpus
+from asr.corpora.asterisk import FRACTIONS
+from asr.corpora.report import stable_split
 from asr.data import read_manifest
+from asr.text import normalize_text
 
 
 def tone(path, seconds=0.5, rate=16000, **kwargs):
@@ -113,7 +116,8 @@ def test_asterisk_split_by_prompt_text(tmp_path):
     root = tmp_path / "sounds"
     names = {"thanks": "Thank you.", "thanks-again": "Thank you!", "digits/5": "5", "beep": "[a beep tone]",
              "letters/at": "at [@]", "silence/2": "(2 seconds of silence)",
-             "vm-intro": "Press the pound key. (simple tone sound plays)", "gone": "A prompt without audio."}
+             "vm-intro": "Press the pound key. (simple tone sound plays)",
+             "dictate": "followed by # or just #, then press *.", "gone": "A prompt without audio."}
     for name in names:
         if name != "gone":
             tone(root / f"{name}.wav", rate=8000)
@@ -123,10 +127,13 @@ def test_asterisk_split_by_prompt_text(tmp_path):
         f.write(text)
     report, _ = prepare_corpus("asterisk", root, tmp_path / "out", transcripts=transcripts)
     kept = {e["id"]: (split, e["text"]) for split, es in report.splits.items() for e in es}
-    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro"}
+    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro", "dictate"}
     assert kept["thanks"][0] == kept["thanks-again"][0], "same text, same split"
     assert kept["letters/at"][1] == "at" and kept["digits/5"][1] == "5"
     assert kept["vm-intro"][1] == "Press the pound key."
+    assert kept["dictate"][1] == "followed by pound or just pound, then press star."
+    written = stable_split(normalize_text(names["dictate"]), FRACTIONS, salt="asterisk")
+    assert kept["dictate"][0] == written, "spelling out the keys must not move a prompt to another split"
     assert len(report.skipped["non-speech prompt (a bracketed or parenthesised description only)"]) == 2
     assert len(report.skipped["malformed transcript line"]) == 1
     assert len(report.skipped["audio file missing"]) == 1
