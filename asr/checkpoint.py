@@ -36,6 +36,9 @@ def read_checkpoint(path) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this toolkit (expected format {FORMAT})")
+    if "int8_scales" in ckpt:
+        scales = ckpt.pop("int8_scales")
+        ckpt["model"] = {name: _dequantized(value, scales.get(name)) for name, value in ckpt["model"].items()}
     return ckpt
 
 
@@ -58,12 +61,40 @@ def export_model(path, out, dtype: torch.dtype = torch.float32) -> dict:
 
     `dtype=torch.float16` stores the floating-point weights at half the size; `load_model` and
     `train.init_from` copy them back into the fp32 model, so only the rounding of each weight
-    (about 3 significant digits) changes what the model computes."""
+    (about 3 significant digits) changes what the model computes.
+
+    `dtype=torch.int8` stores each weight matrix (and convolution kernel) as int8 with one fp32
+    scale per output row, max |w| / 127 (symmetric and per output channel, the usual weight-only
+    scheme), and the vectors (biases, norms) as they are: about a quarter of the fp32
+    file, so twice the parameters of a float16 file fit the same size. `read_checkpoint`
+    multiplies them back into float32, so again only the rounding changes what the model computes."""
     ckpt = read_checkpoint(path)
     kept = {k: ckpt[k] for k in ("format", "config", "tokenizer", "model", "epoch", "step", "dev") if k in ckpt}
-    kept["model"] = {name: _stored_as(value, dtype, f"{path}: {name}") for name, value in ckpt["model"].items()}
+    if dtype == torch.int8:
+        quantized = {name: _quantized(value, f"{path}: {name}") for name, value in ckpt["model"].items()}
+        kept["model"] = {name: value for name, (value, _) in quantized.items()}
+        kept["int8_scales"] = {name: scale for name, (_, scale) in quantized.items() if scale is not None}
+    else:
+        kept["model"] = {name: _stored_as(value, dtype, f"{path}: {name}") for name, value in ckpt["model"].items()}
     atomic_save({**kept, "exported_from": str(path)}, out)
     return kept
+
+
+def _quantized(value: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(int8 values, fp32 scale per output row) of a weight matrix or kernel; other tensors as they are."""
+    if not value.is_floating_point() or value.dim() < 2:
+        return value, None
+    if not torch.isfinite(value).all():
+        raise CheckpointError(f"{where}: non-finite values cannot be stored as int8")
+    rows = value.float().reshape(value.shape[0], -1)
+    scale = rows.abs().amax(dim=1).clamp_min(torch.finfo(torch.float32).tiny) / 127
+    return torch.round(rows / scale[:, None]).to(torch.int8).reshape(value.shape), scale
+
+
+def _dequantized(value: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    if scale is None:
+        return value
+    return (value.float().reshape(value.shape[0], -1) * scale[:, None]).reshape(value.shape)
 
 
 def _stored_as(value: torch.Tensor, dtype: torch.dtype, where: str) -> torch.Tensor:

@@ -254,8 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="strip a checkpoint to what transcription needs", formatter_class=fmt)
     p.add_argument("checkpoint")
     p.add_argument("--out", required=True)
-    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
-                   help="how the weights are stored; float16 halves the file, and they load back into float32")
+    p.add_argument("--dtype", choices=["float32", "float16", "int8"], default="float32",
+                   help="how the weights are stored; float16 halves the file, int8 (one scale per output row) "
+                        "quarters it, and they load back into float32")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("widen", help="a trained model with more recurrent units, computing what it did (Net2Net); "

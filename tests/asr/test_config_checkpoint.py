@@ -87,6 +87,36 @@ def test_export_as_float16_halves_the_file_and_loads_into_float32(tmp_path):
     torch.testing.assert_close(loaded(x, lengths)[0], reference, atol=5e-3, rtol=0)
 
 
+def test_export_as_int8_quarters_the_file_and_loads_into_float32(tmp_path):
+    from asr.cli import main
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=64, num_layers=2, impl="torch"))
+    torch.manual_seed(0)
+    model = AcousticModel(cfg.model).eval()
+    with torch.no_grad():  # one row by hand: its largest |weight| 1.27 makes the scale 0.01
+        model.rnn.weight_hh_l0[0] = 0
+        model.rnn.weight_hh_l0[0, :4] = torch.tensor([0.5, -1.27, 0.127, 0.004])
+    save_checkpoint(tmp_path / "full.pt", model, cfg, CharTokenizer(), epoch=1)
+    for dtype in ("float32", "int8"):
+        out = str(tmp_path / f"{dtype}.pt")
+        assert main(["export", str(tmp_path / "full.pt"), "--out", out, "--dtype", dtype]) == 0
+    stored = torch.load(tmp_path / "int8.pt", weights_only=True)
+    assert stored["model"]["rnn.weight_hh_l0"].dtype == torch.int8
+    assert stored["model"]["rnn.weight_hh_l0"][0, :4].tolist() == [50, -127, 13, 0]
+    assert stored["int8_scales"]["rnn.weight_hh_l0"][0].item() == pytest.approx(0.01)
+    assert stored["model"]["rnn.bias_hh_l0"].dtype == torch.float32, "vectors are kept as they are"
+    assert (tmp_path / "int8.pt").stat().st_size < 0.35 * (tmp_path / "float32.pt").stat().st_size
+
+    loaded, *_ = load_model(tmp_path / "int8.pt")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    weight = model.state_dict()["rnn.weight_hh_l0"]
+    error = (loaded.state_dict()["rnn.weight_hh_l0"] - weight).abs()
+    assert (error <= weight.abs().amax(dim=1, keepdim=True) / 254 + 1e-7).all(), "at most half a step per weight"
+    x, lengths = torch.randn(2, 40, 80), torch.tensor([40, 31])
+    reference = model(x, lengths)[0]
+    assert not torch.equal(loaded(x, lengths)[0], reference), "the weights were rounded"
+    torch.testing.assert_close(loaded(x, lengths)[0], reference, atol=2e-2, rtol=0)
+
+
 def test_export_refuses_weights_beyond_float16(tmp_path):
     from asr.checkpoint import export_model
     cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
@@ -96,6 +126,12 @@ def test_export_refuses_weights_beyond_float16(tmp_path):
     save_checkpoint(tmp_path / "big.pt", model, cfg, CharTokenizer())
     with pytest.raises(CheckpointError, match="big.pt: head.bias: values beyond torch.float16's range"):
         export_model(tmp_path / "big.pt", tmp_path / "small.pt", dtype=torch.float16)
+    assert not (tmp_path / "small.pt").exists()
+    with torch.no_grad():
+        model.head.weight[0, 0] = float("inf")
+    save_checkpoint(tmp_path / "inf.pt", model, cfg, CharTokenizer())
+    with pytest.raises(CheckpointError, match="inf.pt: head.weight: non-finite values cannot be stored as int8"):
+        export_model(tmp_path / "inf.pt", tmp_path / "small.pt", dtype=torch.int8)
     assert not (tmp_path / "small.pt").exists()
 
 
