@@ -117,7 +117,7 @@ def test_export_as_int8_quarters_the_file_and_loads_into_float32(tmp_path):
     torch.testing.assert_close(loaded(x, lengths)[0], reference, atol=2e-2, rtol=0)
 
 
-def test_export_refuses_weights_beyond_float16(tmp_path):
+def test_export_refuses_weights_its_dtype_cannot_hold(tmp_path):
     from asr.checkpoint import export_model
     cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
     model = AcousticModel(cfg.model)
