@@ -47,8 +47,12 @@ class Transcriber:
         self.decoding = self.beam.settings if self.beam else {"method": "greedy"}
 
     def _load(self, item, offset: float = 0.0, duration: float | None = None) -> torch.Tensor:
+        """The audio of `item`, or of the window `offset`, `duration` (seconds) inside it; a
+        manifest segment's window is relative to the segment's start."""
         if isinstance(item, Utterance):
-            offset, duration = item.offset, item.duration if item.offset else None
+            if duration is None and item.offset:
+                duration = item.duration
+            offset += item.offset
             item = item.audio_filepath
         return load_audio(item, self.cfg.features.sample_rate, offset, duration)
 

@@ -119,6 +119,26 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
     assert [w.start for w in result.words] == pytest.approx([w.start for w in truth], abs=1e-3)
 
 
+def test_window_of_a_manifest_segment_reads_that_window(trained, tmp_path):
+    """A long manifest segment is decoded window by window: each window is read relative to
+    the segment's start, not the whole segment again."""
+    import numpy as np
+    import soundfile
+
+    from asr.data import Utterance
+    _, _, checkpoint = trained
+    transcriber = Transcriber(checkpoint)
+    rate = transcriber.cfg.features.sample_rate
+    ramp = np.arange(8 * rate, dtype=np.float32) / (8 * rate)  # each sample tells where it lies
+    soundfile.write(tmp_path / "ramp.wav", ramp, rate, subtype="FLOAT")
+    segment = Utterance(str(tmp_path / "ramp.wav"), duration=5.0, text="", offset=1.0)
+    whole_file = Utterance(str(tmp_path / "ramp.wav"), duration=8.0, text="")
+    assert torch.equal(transcriber._load(segment), torch.from_numpy(ramp[1 * rate: 6 * rate]))
+    assert torch.equal(transcriber._load(segment, 2.0, 1.0), torch.from_numpy(ramp[3 * rate: 4 * rate]))
+    assert torch.equal(transcriber._load(whole_file, 2.0, 1.0), torch.from_numpy(ramp[2 * rate: 3 * rate]))
+    assert torch.equal(transcriber._load(whole_file), torch.from_numpy(ramp))
+
+
 @pytest.mark.slow
 def test_cli_formats_stdin_manifest_and_output_dir(trained, tmp_path):
     folder, manifest, checkpoint = trained
