@@ -160,6 +160,22 @@ def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
     return out
 
 
+def output_stems(items) -> list[str]:
+    """The name (without suffix) each input is written under with --output. Two inputs that
+    would share one are refused before any decoding: the second would overwrite the first."""
+    from asr.data import Utterance
+    stems, first_with = [], {}
+    for item in items:
+        source = Path(item.audio_filepath if isinstance(item, Utterance) else item)
+        stem = source.stem
+        if stem in first_with:
+            raise ValueError(f"{first_with[stem]} and {source} would both be written to --output as {stem}.*; "
+                             "transcribe them into separate folders (or print one stream with --format jsonl)")
+        first_with[stem] = source
+        stems.append(stem)
+    return stems
+
+
 def cmd_transcribe(args) -> int:
     import tempfile
     import time
@@ -173,14 +189,16 @@ def cmd_transcribe(args) -> int:
         return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
     transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
     out_dir = Path(args.output) if args.output else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
     failures, audio_seconds, start = 0, 0.0, time.time()
     with tempfile.TemporaryDirectory() as stdin_dir:
-        if args.format == "json" and not out_dir:
+        items = expand_inputs(args.paths, Path(stdin_dir))
+        stems = output_stems(items) if out_dir else [None] * len(items)
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        elif args.format == "json":
             print("[")
         first = True
-        for _, result in transcriber.transcribe(expand_inputs(args.paths, Path(stdin_dir))):
+        for stem, (_, result) in zip(stems, transcriber.transcribe(items)):
             if isinstance(result, AudioError):
                 failures += 1
                 print(f"asr: {result}", file=sys.stderr)
@@ -190,7 +208,6 @@ def cmd_transcribe(args) -> int:
             audio_seconds += result.duration
             text = render(result, args.format)
             if out_dir:
-                stem = Path(result.source).stem if result.source != "-" else "stdin"
                 atomic_write_text(out_dir / f"{stem}.{args.format}", text)
             elif args.format == "json":
                 print(("" if first else ",\n") + text.rstrip(), end="", flush=True)

@@ -119,6 +119,19 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
     assert [w.start for w in result.words] == pytest.approx([w.start for w in truth], abs=1e-3)
 
 
+@pytest.mark.slow
+def test_cli_refuses_two_inputs_that_would_write_one_output_file(trained, tmp_path):
+    folder, _, checkpoint = trained
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "take.wav").write_bytes((folder / "data" / "utt0.wav").read_bytes())
+    out = tmp_path / "out"
+    result = asr_cli("transcribe", tmp_path / "a" / "take.wav", tmp_path / "b" / "take.wav", "--model", checkpoint,
+                     "--output", out)
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.count("\n") == 1 and "a/take.wav and " in result.stderr and "b/take.wav" in result.stderr
+
+
 def test_window_of_a_manifest_segment_reads_that_window(trained, tmp_path):
     """A long manifest segment is decoded window by window: each window is read relative to
     the segment's start, not the whole segment again."""
