@@ -164,16 +164,15 @@ def output_stems(items) -> list[str]:
     """The name (without suffix) each input is written under with --output. Two inputs that
     would share one are refused before any decoding: the second would overwrite the first."""
     from asr.data import Utterance
-    stems, first_with = [], {}
+    source_of = {}  # stem -> the input written under it, in input order
     for item in items:
         source = Path(item.audio_filepath if isinstance(item, Utterance) else item)
-        stem = source.stem
-        if stem in first_with:
-            raise ValueError(f"{first_with[stem]} and {source} would both be written to --output as {stem}.*; "
-                             "transcribe them into separate folders (or print one stream with --format jsonl)")
-        first_with[stem] = source
-        stems.append(stem)
-    return stems
+        if source.stem in source_of:
+            raise ValueError(f"{source_of[source.stem]} and {source} would both be written to --output as "
+                             f"{source.stem}.*; transcribe them into separate folders (or print one stream with "
+                             "--format jsonl)")
+        source_of[source.stem] = source
+    return list(source_of)
 
 
 def cmd_transcribe(args) -> int:
