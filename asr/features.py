@@ -41,6 +41,12 @@ class LogMel(torch.nn.Module):
             n_mels=cfg.n_mels, power=2.0, norm="slaney", mel_scale="slaney", center=True)
 
     def forward(self, wave: torch.Tensor, vtlp_factor: float = 1.0) -> torch.Tensor:
+        # torch.stft's reflect padding needs more than n_fft / 2 samples. A clip shorter than that
+        # (16 ms at 16 kHz) holds no word: silence after it lets it decode (to nothing) instead of
+        # crashing the batch it is in, and gives it the two frames that normalisation needs.
+        shortfall = min_samples(self.cfg) - wave.shape[-1]
+        if shortfall > 0:
+            wave = torch.nn.functional.pad(wave, (0, shortfall))
         power = self.mel.spectrogram(wave)
         if vtlp_factor != 1.0:
             power = warp_frequencies(power, vtlp_factor, self.cfg.sample_rate)
@@ -82,4 +88,9 @@ class SpecAugment(torch.nn.Module):
 
 def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """Frames LogMel produces for `num_samples` (center=True padding)."""
-    return num_samples // round(cfg.sample_rate * cfg.hop_ms / 1000) + 1
+    return max(num_samples, min_samples(cfg)) // round(cfg.sample_rate * cfg.hop_ms / 1000) + 1
+
+
+def min_samples(cfg: FeatureConfig) -> int:
+    """The shortest wave LogMel reads as it is; it pads a shorter one with silence to this length."""
+    return cfg.n_fft // 2 + 1

@@ -32,6 +32,18 @@ def test_shapes_hop_and_configurable_bins():
     assert batch.shape == (3, 101, 80)
 
 
+@pytest.mark.parametrize("samples", [1, 80, 256])
+def test_a_clip_shorter_than_the_fft_padding_gets_silence_after_it(samples):
+    """torch.stft alone raises on these (reflect padding needs more than n_fft / 2 samples)."""
+    cfg = FeatureConfig(normalize=False)
+    wave = torch.full((samples,), 0.5)
+    feats = LogMel(cfg)(wave)
+    padded = torch.cat([wave, torch.zeros(cfg.n_fft // 2 + 1 - samples)])
+    assert feats.shape == (num_frames(samples, cfg), 80) == (2, 80)
+    assert torch.equal(feats, LogMel(cfg)(padded))
+    assert torch.isfinite(LogMel(FeatureConfig())(wave)).all(), "normalisation has two frames to work with"
+
+
 def test_per_utterance_normalisation():
     feats = LogMel(FeatureConfig())(torch.randn(32000) * 3 + 0.5)
     assert torch.allclose(feats.mean(0), torch.zeros(80), atol=1e-4)

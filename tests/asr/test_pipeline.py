@@ -5,7 +5,9 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from asr.config import load_config
@@ -59,6 +61,19 @@ def test_cli_transcribe_reports_bad_file_and_goes_on(trained):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [f"{good[0]}\tabc", f"{good[1]}\tface"]
     assert "corrupt.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_transcribes_a_clip_shorter_than_the_fft_padding(trained, tmp_path):
+    """A 5 ms file used to crash its whole batch inside torch.stft, the good file with it."""
+    folder, _, checkpoint = trained
+    click = tmp_path / "click.wav"
+    sf.write(click, np.full(80, 0.1), 16000)
+    good = folder / "data" / "utt0.wav"
+    result = asr_cli("transcribe", good, click, "--model", checkpoint)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == f"{good}\tabc" and lines[1].startswith(f"{click}\t")
 
 
 @pytest.mark.slow
