@@ -200,7 +200,8 @@ def cmd_transcribe(args) -> int:
         for stem, (_, result) in zip(stems, transcriber.transcribe(items)):
             if isinstance(result, AudioError):
                 failures += 1
-                print(f"asr: {result}", file=sys.stderr)
+                source = "- (standard input)" if result.path.startswith(stdin_dir) else result.path
+                print(f"asr: {source}: {result.reason}", file=sys.stderr)
                 continue
             if result.source.startswith(stdin_dir):
                 result.source = "-"

@@ -177,6 +177,9 @@ def test_cli_formats_stdin_manifest_and_output_dir(trained, tmp_path):
     row = json.loads(result.stdout)
     assert result.returncode == 0 and row["source"] == "-" and row["text"] == "face"
     assert [w["word"] for w in row["words"]] == ["face"]
+    result = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "-", "--model", str(checkpoint)],
+                            input=b"not audio", capture_output=True, timeout=300)
+    assert result.returncode == 1 and result.stderr.decode().startswith("asr: - (standard input): not a readable")
     result = asr_cli("transcribe", manifest, "--model", checkpoint, "--format", "srt", "--output", tmp_path / "subs",
                      "--verbose")
     assert result.returncode == 0 and "real-time factor" in result.stderr
