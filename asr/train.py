@@ -52,16 +52,20 @@ class TrainingError(RuntimeError):
 
 def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: AcousticModel,
                       features: FeatureConfig, max_duration: float, report=print) -> list[Utterance]:
-    """Skip what cannot train, and say so with counts and examples (file:line): text with
-    characters outside the vocabulary, over-long audio, and CTC-infeasible utterances whose
-    label needs more frames than the model outputs (speed perturbation at 1.1 included)."""
+    """Skip what cannot train, and say so with counts and examples (file:line): audio files that
+    are not there (a corpus half copied or moved: found now, not when a loader reaches one hours
+    into the run), text with characters outside the vocabulary, over-long audio, and CTC-infeasible
+    utterances whose label needs more frames than the model outputs (speed perturbation at 1.1
+    included)."""
     kept, skipped = [], {}
     for utt in utts:
         text = normalize_text(utt.text)
         samples = int(utt.duration / 1.1 * features.sample_rate)
         frames = int(model.output_lengths(torch.tensor(num_frames(samples, features))))
         unknown = tokenizer.unknown_chars(text)
-        if unknown:
+        if not Path(utt.audio_filepath).is_file():
+            reason = "audio file missing"
+        elif unknown:
             reason = f"characters outside the vocabulary ({''.join(sorted(unknown))!r})"
         elif utt.duration > max_duration:
             reason = f"longer than data.max_duration={max_duration}s"

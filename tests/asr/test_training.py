@@ -15,7 +15,11 @@ import asr.train
 from asr.checkpoint import CheckpointError, read_checkpoint
 from asr.cli import main as asr_main
 from asr.config import load_config
-from asr.train import TrainingError, run
+from asr.data import Utterance
+from asr.features import FeatureConfig
+from asr.model import AcousticModel, ModelConfig
+from asr.text import CharTokenizer
+from asr.train import TrainingError, run, usable_utterances
 from asr.trainlog import average_checkpoints
 from tests.asr.synth import tone_utterance, write_tiny_recipe, write_tone_corpus
 
@@ -42,6 +46,29 @@ def assert_same_weights(a: dict, b: dict, atol=1e-6):
 
 def child_env():
     return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def test_what_cannot_train_is_skipped_and_reported_by_reason_and_place(tmp_path):
+    audio = tmp_path / "a.wav"
+    audio.write_bytes(b"")  # never read: the checks need the file to be there, not its samples
+
+    def utterance(text="fine", duration=2.0, where=""):
+        return Utterance(str(audio), duration, text, where=where)
+
+    # 2 s slowed to 1/1.1 is 182 frames of 10 ms, 46 after 4x subsampling: 46 letters fit, 47 do not.
+    kept = [utterance(where="m:1"), utterance("ab" * 23, where="m:2")]
+    unusable = [utterance("straße", where="m:3"), utterance(duration=31.0, where="m:4"),
+                utterance(" ", where="m:5"), utterance("ab" * 23 + "a", where="m:6"),
+                Utterance(str(tmp_path / "gone.wav"), 2.0, "fine", where="m:7")]
+    said = []
+    model = AcousticModel(ModelConfig(conv_channels=4, hidden_size=8, num_layers=1, subsample=4))
+    assert usable_utterances(kept + unusable, CharTokenizer(), model, FeatureConfig(), 30.0, said.append) == kept
+    assert sorted(said) == sorted([
+        "skipped 1 utterance(s): characters outside the vocabulary ('ß'); e.g. m:3",
+        "skipped 1 utterance(s): longer than data.max_duration=30.0s; e.g. m:4",
+        "skipped 1 utterance(s): empty transcript; e.g. m:5",
+        "skipped 1 utterance(s): CTC-infeasible: transcript longer than the model's output frames; e.g. m:6",
+        "skipped 1 utterance(s): audio file missing; e.g. m:7"])
 
 
 @pytest.fixture
