@@ -42,8 +42,8 @@ class LogMel(torch.nn.Module):
 
     def forward(self, wave: torch.Tensor, vtlp_factor: float = 1.0) -> torch.Tensor:
         # torch.stft's reflect padding needs more than n_fft / 2 samples. A clip shorter than that
-        # (16 ms at 16 kHz) holds no word: silence after it lets it decode (to nothing) instead of
-        # crashing the batch it is in, and gives it the two frames that normalisation needs.
+        # (16 ms at 16 kHz) holds no word: silence after it lets it be decoded like any clip instead
+        # of crashing the batch it is in, and gives it the two frames that normalisation needs.
         shortfall = min_samples(self.cfg) - wave.shape[-1]
         if shortfall > 0:
             wave = torch.nn.functional.pad(wave, (0, shortfall))
