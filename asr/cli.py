@@ -214,10 +214,12 @@ def cmd_transcribe(args) -> int:
     from asr.formats import render
     from asr.transcribe import Transcriber
     model = Path(args.model) if args.model else DEFAULT_MODEL
+    out_dir = Path(args.output) if args.output else None
+    if out_dir and out_dir.exists() and not out_dir.is_dir():
+        return _fail(f"--output {out_dir}: is a file; name a folder (made if missing)")
     if not args.model and not DEFAULT_MODEL.exists():
         return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
     transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
-    out_dir = Path(args.output) if args.output else None
     failures, audio_seconds, start = 0, 0.0, time.time()
     with tempfile.TemporaryDirectory() as stdin_dir:
         items = expand_inputs(args.paths, Path(stdin_dir))
@@ -364,8 +366,8 @@ def main(argv=None) -> int:
     from asr.train import TrainingError
     try:
         return args.func(args)
-    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError, FileNotFoundError,
-            ValueError) as error:
+    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError, OSError,
+            ValueError) as error:  # OSError: a file the user named that cannot be read or written
         return _fail(str(error))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

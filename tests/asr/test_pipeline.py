@@ -205,6 +205,8 @@ def test_cli_errors_are_one_line(tmp_path):
         (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
         (["train", tmp_path / "none.yaml"], "none.yaml: no such config file"),
         (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
+        (["transcribe", "x.wav", "--output", not_ckpt], f"--output {not_ckpt}: is a file; name a folder"),
+        (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"File exists: '{not_ckpt}'"),
     ]
     for args, message in cases:
         result = asr_cli(*args)
