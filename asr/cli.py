@@ -170,9 +170,10 @@ def cmd_evaluate(args) -> int:
 
 
 def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
-    """Files as given; directories searched recursively for audio files, in sorted order;
+    """Files as given; directories searched recursively for audio files, in sorted order (one
+    without any is refused: a mistyped folder would otherwise print nothing and succeed);
     a .jsonl manifest becomes its utterances; `-` is one file read from standard input."""
-    from asr.audio import is_audio_path
+    from asr.audio import AUDIO_EXTENSIONS, is_audio_path
     from asr.data import read_manifest
     out = []
     for name in paths:
@@ -182,7 +183,10 @@ def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
             target.write_bytes(sys.stdin.buffer.read())
             out.append(target)
         elif path.is_dir():
-            out += sorted(f for f in path.rglob("*") if f.is_file() and is_audio_path(f))
+            found = sorted(f for f in path.rglob("*") if f.is_file() and is_audio_path(f))
+            if not found:
+                raise ValueError(f"{path}: no audio files in this folder or below it ({', '.join(AUDIO_EXTENSIONS)})")
+            out += found
         elif path.suffix == ".jsonl":
             out += read_manifest(path)
         else:
@@ -219,11 +223,12 @@ def cmd_transcribe(args) -> int:
         return _fail(f"--output {out_dir}: is a file; name a folder (made if missing)")
     if not args.model and not DEFAULT_MODEL.exists():
         return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
-    transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
-    failures, audio_seconds, start = 0, 0.0, time.time()
     with tempfile.TemporaryDirectory() as stdin_dir:
+        # The inputs first: a mistake in them is reported before the model is loaded.
         items = expand_inputs(args.paths, Path(stdin_dir))
         stems = output_stems(items) if out_dir else [None] * len(items)
+        transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
+        failures, audio_seconds, start = 0, 0.0, time.time()
         if out_dir:
             out_dir.mkdir(parents=True, exist_ok=True)
         elif args.format == "json":

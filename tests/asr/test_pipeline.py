@@ -207,6 +207,7 @@ def test_cli_errors_are_one_line(tmp_path):
         (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
         (["transcribe", "x.wav", "--output", not_ckpt], f"--output {not_ckpt}: is a file; name a folder"),
         (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"File exists: '{not_ckpt}'"),
+        (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
     ]
     for args, message in cases:
         result = asr_cli(*args)
