@@ -111,9 +111,12 @@ class BeamSearchDecoder:
             f.writelines(f"{w}\t{' '.join(w)} |\n" for w in words)
             self._lexicon = f.name
         tokens = ["-"] + ["|" if ch == " " else ch for ch in tokenizer.vocab]
-        with _native_output_silenced():  # KenLM prints a banner and a progress bar while loading
-            self.decoder = ctc_decoder(lexicon=self._lexicon, tokens=tokens, lm=str(lm_path), beam_size=beam_size,
-                                       lm_weight=lm_weight, word_score=word_score, blank_token="-", sil_token="|")
+        try:
+            with _native_output_silenced():  # KenLM prints a banner and a progress bar while loading
+                self.decoder = ctc_decoder(lexicon=self._lexicon, tokens=tokens, lm=str(lm_path), beam_size=beam_size,
+                                           lm_weight=lm_weight, word_score=word_score, blank_token="-", sil_token="|")
+        except RuntimeError as error:  # KenLM's message ends with the reason, after a line of C++ source
+            raise ValueError(f"{lm_path}: KenLM cannot load it ({str(error).strip().splitlines()[-1]})") from None
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
         hypotheses = self.decoder(log_probs.float().cpu().contiguous(), lengths.cpu().to(torch.int32))

@@ -109,6 +109,8 @@ def write_arpa(probs, backoffs, path) -> None:
 
 def build_arpa(text_paths, order: int, out_path) -> dict:
     """Build an order-N Kneser-Ney model from text files and/or manifests; returns a summary."""
+    if order < 2:  # a unigram ARPA is valid, but KenLM, which the beam search loads it with, refuses it
+        raise ValueError(f"order must be at least 2 for the beam search's KenLM, got {order}")
     text_paths = [text_paths] if isinstance(text_paths, (str, Path)) else list(text_paths)
     sentences = [s for path in text_paths for s in read_sentences(path)]
     if not sentences:

@@ -6,7 +6,7 @@ import torch
 
 from asr.cli import main as asr_main
 from asr.decoding import BeamSearchDecoder, greedy_decode
-from asr.lm import BOS, EOS, _lower_prob, arpa_vocabulary, build_arpa, kneser_ney
+from asr.lm import BOS, EOS, _lower_prob, arpa_vocabulary, build_arpa, kneser_ney, write_arpa
 from asr.scoring import error_rates
 from asr.text import CharTokenizer
 
@@ -50,6 +50,19 @@ def test_cli_builds_arpa_that_names_the_vocabulary(tmp_path, capsys):
     summary = build_arpa([text, manifest], 2, tmp_path / "lm2.arpa")
     assert summary["sentences"] == len(SENTENCES) + 2 and len(summary["ngrams"]) == 2
     assert "hello" in arpa_vocabulary(tmp_path / "lm2.arpa")
+
+
+def test_a_unigram_lm_is_refused_when_built_and_named_when_given(tmp_path):
+    """KenLM, which the beam search loads ARPA files with, reads no unigram-only model: building one
+    used to succeed, and decoding with it ended in a C++ traceback."""
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES))
+    with pytest.raises(ValueError, match="order must be at least 2"):
+        build_arpa(text, 1, tmp_path / "lm.arpa")
+    unigrams = tmp_path / "unigrams.arpa"
+    write_arpa(*kneser_ney([s.split() for s in SENTENCES], 1), unigrams)
+    with pytest.raises(ValueError, match=f"{unigrams}: KenLM cannot load it .*bigram"):
+        BeamSearchDecoder(CharTokenizer(), unigrams)
 
 
 def confusable_emissions(text, tokenizer, rng, swap_prob=0.35):
