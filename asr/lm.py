@@ -122,12 +122,16 @@ def build_arpa(text_paths, order: int, out_path) -> dict:
 
 def arpa_vocabulary(path) -> list[str]:
     """The unigrams of an ARPA file, for the decoder's lexicon."""
-    words, inside = [], False
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.startswith("\\1-grams:"):
-            inside = True
-        elif inside and (not line.strip() or line.startswith("\\")):
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not an ARPA file (not UTF-8 text)") from None
+    starts = [number for number, line in enumerate(lines) if line.strip() == "\\1-grams:"]
+    if not starts:
+        raise ValueError(f"{path}: not an ARPA file (no \\1-grams: section)")
+    words = []
+    for line in lines[starts[0] + 1:]:
+        if not line.strip() or line.startswith("\\"):
             break
-        elif inside:
-            words.append(line.split("\t")[1])
+        words.append(line.split()[1])  # log10 probability, word, [backoff]; tabs or spaces
     return [w for w in words if w not in (BOS, EOS, UNK)]

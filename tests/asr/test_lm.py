@@ -65,6 +65,21 @@ def test_a_unigram_lm_is_refused_when_built_and_named_when_given(tmp_path):
         BeamSearchDecoder(CharTokenizer(), unigrams)
 
 
+def test_a_file_that_is_not_an_arpa_lm_is_named(tmp_path):
+    """A sentence file or an audio file given as --lm used to fail on "no word can be spelled" or a
+    UnicodeDecodeError that named no file."""
+    text, audio = tmp_path / "text.txt", tmp_path / "a.wav"
+    text.write_text("\n".join(SENTENCES))
+    audio.write_bytes(b"RIFF\x86\xff\x00WAVE")
+    with pytest.raises(ValueError, match=r"text.txt: not an ARPA file \(no \\1-grams: section\)"):
+        arpa_vocabulary(text)
+    with pytest.raises(ValueError, match=r"a.wav: not an ARPA file \(not UTF-8 text\)"):
+        arpa_vocabulary(audio)
+    spaced = tmp_path / "spaced.arpa"  # some tools separate the columns with spaces, not tabs
+    spaced.write_text("\\data\\\nngram 1=3\n\n\\1-grams: \n-1.0 <s> -0.5\n-0.5 cat -0.2\n-0.5 </s>\n\n\\end\\\n")
+    assert arpa_vocabulary(spaced) == ["cat"]
+
+
 def confusable_emissions(text, tokenizer, rng, swap_prob=0.35):
     """Two frames per character, blank between characters; some characters put most of their
     mass on a wrong letter, so greedy decoding misspells them while the truth stays likely."""
