@@ -63,6 +63,34 @@ class ConfigError(ValueError):
     pass
 
 
+# Settings a value outside these limits breaks: checked by name when a recipe is loaded, where they
+# used to fail deep in the run (train.accumulate=0, train.log_every=0: ZeroDivisionError), or be
+# taken silently (train.grad_clip=0 zeroes every gradient; model.dropout=-0.5, train.device=tpu).
+ABOVE_ZERO = ("features.n_mels", "features.n_fft", "features.win_ms", "features.hop_ms", "model.conv_channels",
+              "model.hidden_size", "model.num_layers", "data.max_batch_seconds", "data.batch_size",
+              "data.max_duration", "train.epochs", "train.lr", "train.grad_clip", "train.accumulate",
+              "train.max_nonfinite_steps", "train.log_every")
+AT_LEAST_ZERO = ("data.num_workers", "train.weight_decay", "train.warmup_steps", "train.save_every_steps",
+                 "train.keep_last")  # keep_last 0: keep every checkpoint
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_ranges(cfg: Config, source: str) -> None:
+    def value(dotted):
+        section, _, key = dotted.partition(".")
+        return getattr(getattr(cfg, section), key)
+    for dotted in ABOVE_ZERO:
+        if not value(dotted) > 0:
+            raise ConfigError(f"{source}: {dotted} must be above zero, got {value(dotted)!r}")
+    for dotted in AT_LEAST_ZERO:
+        if not value(dotted) >= 0:
+            raise ConfigError(f"{source}: {dotted} must be zero or more, got {value(dotted)!r}")
+    if not 0 <= cfg.model.dropout < 1:
+        raise ConfigError(f"{source}: model.dropout must lie in [0, 1), got {cfg.model.dropout!r}")
+    if cfg.train.device not in DEVICES:
+        raise ConfigError(f"{source}: train.device must be one of {list(DEVICES)}, got {cfg.train.device!r}")
+
+
 def config_from_dict(raw: dict, source: str = "config") -> Config:
     cfg = Config()
     for section, values in (raw or {}).items():
@@ -125,6 +153,7 @@ def load_config(path, overrides: list[str] = ()) -> Config:
             cfg.vocab = value
             continue
         _set(cfg, key, yaml.safe_load(value), "override")
+    check_ranges(cfg, f"{path} with its overrides" if overrides else str(path))
     return cfg
 
 

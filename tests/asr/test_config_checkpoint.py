@@ -30,6 +30,23 @@ def test_bad_overrides_name_the_setting(tmp_path, override, message):
         load_config(path, [override])
 
 
+@pytest.mark.parametrize("override,message", [
+    ("train.accumulate=0", "train.accumulate must be above zero, got 0"),  # was a ZeroDivisionError
+    ("train.log_every=0", "train.log_every must be above zero"),  # was a ZeroDivisionError
+    ("train.grad_clip=0", "train.grad_clip must be above zero"),  # clip_grad_norm_ to 0 zeroes every gradient
+    ("train.epochs=0", "train.epochs must be above zero"), ("train.lr=-1e-3", "train.lr must be above zero"),
+    ("model.hidden_size=0", "model.hidden_size must be above zero"),
+    ("train.warmup_steps=-1", "train.warmup_steps must be zero or more"),
+    ("model.dropout=-0.5", r"model.dropout must lie in \[0, 1\)"), ("model.dropout=1", "model.dropout"),
+    ("train.device=tpu", "train.device must be one of")])
+def test_values_a_run_cannot_use_are_refused_by_name(tmp_path, override, message):
+    path = tmp_path / "c.yaml"
+    path.write_text("{}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, [override])
+    load_config(path, ["train.keep_last=0", "train.warmup_steps=0"])  # keep every checkpoint; no warmup
+
+
 def test_missing_and_invalid_config(tmp_path):
     with pytest.raises(ConfigError, match="no such config"):
         load_config(tmp_path / "none.yaml")

@@ -331,7 +331,7 @@ def test_init_from_an_exported_model_and_resume_refuses_it(tmp_path, corpus, cap
     weights = {name: value.float() for name, value in exported.items() if value.is_floating_point()}
     assert_same_weights(weights, final_weights(tuned / "run", 1), atol=1e-5)
     assert "model settings other than" not in capsys.readouterr().out
-    run(load_config(config, ["model.subsample=4", "train.epochs=0"]))
+    run(load_config(config, ["model.subsample=4", f"train.out_dir={tuned / 'subsample4'}"]))
     assert "model settings other than those it was trained with: model.subsample 4 (was 2)" in capsys.readouterr().out
     assert asr_main(["train", str(config), "--resume", str(tmp_path / "small.pt")]) == 2
     assert "train.init_from=PATH instead of --resume" in capsys.readouterr().err
