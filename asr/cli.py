@@ -70,17 +70,31 @@ def cmd_prepare(args) -> int:
     return 0
 
 
+BEAM_DEFAULTS = {"beam_size": 50, "lm_weight": 1.0, "word_score": 0.0}
+
+
 def _decoding(args) -> dict:
+    """Beam search settings with --lm; without it they would be ignored (a greedy figure taken for a
+    beam one), so naming one is an error."""
+    given = {key: getattr(args, key) for key in BEAM_DEFAULTS if hasattr(args, key)}
     if not args.lm:
+        if given:
+            flags = ", ".join("--" + key.replace("_", "-") for key in given)
+            raise ValueError(f"{flags}: beam search settings, but no --lm was given (add --lm ARPA, or leave "
+                             "them out for greedy decoding)")
         return {}
-    return {"lm": args.lm, "beam_size": args.beam_size, "lm_weight": args.lm_weight, "word_score": args.word_score}
+    return {"lm": args.lm, **BEAM_DEFAULTS, **given}
 
 
 def _add_decoding_flags(p) -> None:
     p.add_argument("--lm", help="ARPA word LM (from `asr lm build`): beam search instead of greedy decoding")
-    p.add_argument("--beam-size", type=_positive(int), default=50, help="with --lm: hypotheses kept per frame")
-    p.add_argument("--lm-weight", type=float, default=1.0, help="with --lm: weight of the LM score")
-    p.add_argument("--word-score", type=float, default=0.0, help="with --lm: score added per word")
+    # SUPPRESS: an unnamed setting is left off args, so _decoding can tell it from one the user gave.
+    p.add_argument("--beam-size", type=_positive(int), default=argparse.SUPPRESS,
+                   help=f"with --lm: hypotheses kept per frame (default: {BEAM_DEFAULTS['beam_size']})")
+    p.add_argument("--lm-weight", type=float, default=argparse.SUPPRESS,
+                   help=f"with --lm: weight of the LM score (default: {BEAM_DEFAULTS['lm_weight']})")
+    p.add_argument("--word-score", type=float, default=argparse.SUPPRESS,
+                   help=f"with --lm: score added per word (default: {BEAM_DEFAULTS['word_score']})")
 
 
 def cmd_lm_build(args) -> int:

@@ -190,6 +190,19 @@ def test_cli_formats_stdin_manifest_and_output_dir(trained, tmp_path):
     assert json.loads(result.stdout)[0]["text"] == "face"
 
 
+@pytest.mark.slow
+def test_cli_beam_settings_given_and_defaulted_reach_the_decoder(trained, tmp_path):
+    _, manifest, checkpoint = trained
+    lm = tmp_path / "lm.arpa"
+    assert asr_cli("lm", "build", manifest, "--order", "2", "--out", lm).returncode == 0
+    wav = manifest.parent / "utt3.wav"
+    result = asr_cli("transcribe", wav, "--model", checkpoint, "--lm", lm, "--beam-size", "7", "--format", "jsonl")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert row["text"] == "face"
+    assert row["decoding"] == {"method": "beam", "lm": str(lm), "beam_size": 7, "lm_weight": 1.0, "word_score": 0.0}
+
+
 def test_cli_train_runs_and_checkpoints(tmp_path):
     manifest = write_tone_corpus(tmp_path / "data", TEXTS[:2])
     result = asr_cli("train", write_recipe(tmp_path, manifest, epochs=1), "train.epochs=2", "model.hidden_size=8")
@@ -208,6 +221,9 @@ def test_cli_errors_are_one_line(tmp_path):
         (["transcribe", "x.wav", "--output", not_ckpt], f"--output {not_ckpt}: is a file; name a folder"),
         (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"File exists: '{not_ckpt}'"),
         (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
+        # They used to be ignored: a greedy figure could be taken for a beam-search one.
+        (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--beam-size", "5", "--word-score", "1"],
+         "--beam-size, --word-score: beam search settings, but no --lm was given"),
     ]
     for args, message in cases:
         result = asr_cli(*args)
