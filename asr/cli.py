@@ -1,11 +1,12 @@
 """The `asr` command: train, evaluate, transcribe."""
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
 from asr.formats import FORMATS
-from asr.transcribe import DEFAULT_MODEL
+from asr.transcribe import DEFAULT_MODEL, Transcriber
 
 
 def _positive(kind):
@@ -70,7 +71,9 @@ def cmd_prepare(args) -> int:
     return 0
 
 
-BEAM_DEFAULTS = {"beam_size": 50, "lm_weight": 1.0, "word_score": 0.0}
+# Read from Transcriber, which applies them, so that --help cannot drift from what decoding uses.
+BEAM_DEFAULTS = {name: parameter.default for name, parameter in inspect.signature(Transcriber).parameters.items()
+                 if name in ("beam_size", "lm_weight", "word_score")}
 
 
 def _decoding(args) -> dict:
@@ -83,7 +86,7 @@ def _decoding(args) -> dict:
             raise ValueError(f"{flags}: beam search settings, but no --lm was given (add --lm ARPA, or leave "
                              "them out for greedy decoding)")
         return {}
-    return {"lm": args.lm, **BEAM_DEFAULTS, **given}
+    return {"lm": args.lm, **given}
 
 
 def _add_decoding_flags(p) -> None:
@@ -230,7 +233,6 @@ def cmd_transcribe(args) -> int:
     from asr.audio import AudioError
     from asr.fileio import atomic_write_text
     from asr.formats import render
-    from asr.transcribe import Transcriber
     model = Path(args.model) if args.model else DEFAULT_MODEL
     out_dir = Path(args.output) if args.output else None
     if out_dir and out_dir.exists() and not out_dir.is_dir():
