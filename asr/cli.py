@@ -174,7 +174,9 @@ def cmd_evaluate(args) -> int:
     import json
 
     from asr.evaluate import evaluate
-    from asr.fileio import atomic_write_text
+    from asr.fileio import atomic_write_text, check_writable
+    if args.details:
+        check_writable(args.details)  # now, not after the evaluation it would hold
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
     if args.details:
         atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))
@@ -231,23 +233,21 @@ def cmd_transcribe(args) -> int:
     import time
 
     from asr.audio import AudioError
-    from asr.fileio import atomic_write_text
+    from asr.fileio import atomic_write_text, writable_folder
     from asr.formats import render
     model = Path(args.model) if args.model else DEFAULT_MODEL
     out_dir = Path(args.output) if args.output else None
-    if out_dir and out_dir.exists() and not out_dir.is_dir():
-        return _fail(f"--output {out_dir}: is a file; name a folder (made if missing)")
     if not args.model and not DEFAULT_MODEL.exists():
         return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
     with tempfile.TemporaryDirectory() as stdin_dir:
         # The inputs first: a mistake in them is reported before the model is loaded.
         items = expand_inputs(args.paths, Path(stdin_dir))
         stems = output_stems(items) if out_dir else [None] * len(items)
+        if out_dir:
+            writable_folder(out_dir)
         transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
         failures, audio_seconds, start = 0, 0.0, time.time()
-        if out_dir:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        elif args.format == "json":
+        if args.format == "json" and not out_dir:
             print("[")
         first = True
         for stem, (_, result) in zip(stems, transcriber.transcribe(items)):

@@ -6,10 +6,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def writable_folder(folder) -> Path:
+    """Make folder (and its parents) if missing and prove a file can be created in it. Called before a
+    long run whose results go there, it fails in a second, naming the folder, not after the run."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        # mkdir's own words ("File exists: 'a'" for a/b/c) name a path, not what the user asked for.
+        in_the_way = isinstance(error, (FileExistsError, NotADirectoryError))
+        reason = "a file on its path is in the way" if in_the_way else error.strerror or error
+        raise OSError(f"{folder}: cannot write files in this folder ({reason})") from None
+    return folder
+
+
+def check_writable(path) -> None:
+    """Fail now, naming path, where atomic_write(path) would fail: for results written after long work."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; name a file")
+    writable_folder(path.parent)
+
+
 def atomic_write(path, write: Callable, binary: bool = False) -> None:
     """Call write(file) on a temporary file in path's folder, then rename it over path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as f:

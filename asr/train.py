@@ -26,6 +26,7 @@ from asr.config import Config, config_from_dict
 from asr.data import SpeechDataset, Utterance, collate, read_manifest
 from asr.decoding import greedy_decode, pause_frames
 from asr.features import FeatureConfig, SpecAugment, num_frames
+from asr.fileio import writable_folder
 from asr.model import AcousticModel, ctc_loss
 from asr.sampler import BucketBatchSampler
 from asr.scoring import error_rates
@@ -416,6 +417,8 @@ def run(cfg: Config, resume=None, overrides=()) -> Path:
     if resume is not None:
         ckpt = read_checkpoint(resume)
         cfg, notes = resumed_config(ckpt, resume, cfg, overrides)
+    if distributed.launched_as_main():
+        writable_folder(cfg.train.out_dir)  # now, not at the first log line or checkpoint, maybe an hour in
     torch.manual_seed(cfg.train.seed)
     random.seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from asr.corpora import asterisk, commonvoice, librispeech, ljspeech, synthetic, tedlium
 from asr.corpora.report import Report
+from asr.fileio import writable_folder
 
 CORPORA = {
     "librispeech": librispeech.prepare,
@@ -23,6 +24,7 @@ def prepare_corpus(corpus: str, root, out, **options) -> tuple[Report, list[Path
     root = Path(root)
     if not root.exists() and corpus != "synthetic":
         raise FileNotFoundError(f"{root}: no such directory")
+    writable_folder(out)  # before reading (or synthesising) hours of audio, not after
     report = Report(corpus)
     CORPORA[corpus](root, report, **options)
     if not report.splits:

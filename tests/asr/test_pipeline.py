@@ -218,8 +218,15 @@ def test_cli_errors_are_one_line(tmp_path):
         (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
         (["train", tmp_path / "none.yaml"], "none.yaml: no such config file"),
         (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
-        (["transcribe", "x.wav", "--output", not_ckpt], f"--output {not_ckpt}: is a file; name a folder"),
-        (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"File exists: '{not_ckpt}'"),
+        (["transcribe", "x.wav", "--output", not_ckpt], f"{not_ckpt}: is a file, not a folder"),
+        (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"{not_ckpt}: is a file, not a folder"),
+        # Where results are written after long work, the place is checked before it: the model here
+        # cannot be read, and the corpus root is empty, yet the output is what is named.
+        (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--details", not_ckpt / "sub" / "d.jsonl"],
+         f"{not_ckpt / 'sub'}: cannot write files in this folder (a file on its path is in the way)"),
+        (["prepare", "asterisk", "--root", tmp_path, "--out", not_ckpt], f"{not_ckpt}: is a file, not a folder"),
+        (["train", write_recipe(tmp_path, tmp_path / "none.jsonl", epochs=1), f"train.out_dir={not_ckpt}"],
+         f"{not_ckpt}: is a file, not a folder"),
         (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
         # They used to be ignored: a greedy figure could be taken for a beam-search one.
         (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--beam-size", "5", "--word-score", "1"],
