@@ -2,6 +2,8 @@
 
 import argparse
 import inspect
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -387,6 +389,9 @@ def main(argv=None) -> int:
     from asr.train import TrainingError
     try:
         return args.func(args)
+    except BrokenPipeError:  # `asr transcribe ... | head`: the reader has all it wants; no error to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail too
+        return 128 + signal.SIGPIPE
     except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError, OSError,
             ValueError) as error:  # OSError: a file the user named that cannot be read or written
         return _fail(str(error))

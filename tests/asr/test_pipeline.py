@@ -2,6 +2,8 @@
 `asr` command line does what its help says, bad input included."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -61,6 +63,17 @@ def test_cli_transcribe_reports_bad_file_and_goes_on(trained):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [f"{good[0]}\tabc", f"{good[1]}\tface"]
     assert "corrupt.wav" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_transcribe_into_a_closed_pipe_stops_quietly(trained):
+    """`asr transcribe ... | head -1`: the reader leaving used to print "asr: error: [Errno 32] Broken pipe"."""
+    _, manifest, checkpoint = trained
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line: deterministic, unlike racing `head`
+    result = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", str(manifest.parent), "--model",
+                             str(checkpoint)], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
+    os.close(write_end)
+    assert result.stderr == "" and result.returncode == 128 + signal.SIGPIPE
 
 
 @pytest.mark.slow
