@@ -2,6 +2,7 @@
 
 import argparse
 import inspect
+import math
 import os
 import signal
 import sys
@@ -22,6 +23,17 @@ def _positive(kind):
         return value
     parse.__name__ = kind.__name__  # argparse's "invalid int value" message for a non-number
     return parse
+
+
+def _finite(text: str) -> float:
+    """An argparse type: a float that is a number (nan or inf as an LM weight emptied every transcript)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+_finite.__name__ = "float"  # argparse's "invalid float value" for a non-number
 
 
 def _device(text: str) -> str:
@@ -96,9 +108,9 @@ def _add_decoding_flags(p) -> None:
     # SUPPRESS: an unnamed setting is left off args, so _decoding can tell it from one the user gave.
     p.add_argument("--beam-size", type=_positive(int), default=argparse.SUPPRESS,
                    help=f"with --lm: hypotheses kept per frame (default: {BEAM_DEFAULTS['beam_size']})")
-    p.add_argument("--lm-weight", type=float, default=argparse.SUPPRESS,
+    p.add_argument("--lm-weight", type=_finite, default=argparse.SUPPRESS,
                    help=f"with --lm: weight of the LM score (default: {BEAM_DEFAULTS['lm_weight']})")
-    p.add_argument("--word-score", type=float, default=argparse.SUPPRESS,
+    p.add_argument("--word-score", type=_finite, default=argparse.SUPPRESS,
                    help=f"with --lm: score added per word (default: {BEAM_DEFAULTS['word_score']})")
 
 
@@ -114,7 +126,10 @@ def cmd_average(args) -> int:
     from asr.trainlog import average_checkpoints, numbered_checkpoints
     paths = [Path(p) for p in args.checkpoints]
     if len(paths) == 1 and paths[0].is_dir():
-        paths = [p for p in numbered_checkpoints(paths[0]) if p.name.startswith("epoch-")][-args.last:]
+        run_dir = paths[0]
+        paths = [p for p in numbered_checkpoints(run_dir) if p.name.startswith("epoch-")][-args.last:]
+        if not paths:
+            return _fail(f"{run_dir}: no epoch-N.pt checkpoint in this folder to average")
     average_checkpoints(paths, Path(args.out))
     print(f"wrote {args.out}: mean of {', '.join(map(str, paths))}")
     return 0
@@ -168,6 +183,11 @@ def cmd_compare(args) -> int:
 
 def cmd_plot(args) -> int:
     from asr.trainlog import plot_run
+    if args.out:
+        from matplotlib.figure import Figure
+        kinds = Figure().canvas.get_supported_filetypes()
+        if Path(args.out).suffix[1:].lower() not in kinds:
+            return _fail(f"--out {args.out}: name an image file ({', '.join('.' + k for k in sorted(kinds))})")
     print(f"wrote {plot_run(Path(args.run_dir), args.out)}")
     return 0
 

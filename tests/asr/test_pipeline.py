@@ -255,7 +255,7 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
     """They used to fail deep inside (--jobs 0: "max_workers must be greater than 0"; --device cuda without
     a GPU: a traceback about drivers), report an empty corpus (--hours 0) or, for --beam-size 0, score
-    every utterance 100% wrong without a word."""
+    every utterance 100% wrong without a word (and --lm-weight nan print every transcript empty)."""
     model = tmp_path / "model.pt"  # never read: the flag is refused first
     cases = [(["transcribe", "x.wav", "--lm", "x.arpa", "--beam-size", "0"], "--beam-size: must be above zero"),
              (["evaluate", "--model", model, "--manifest", "m.jsonl", "--batch-size", "-1"], "--batch-size"),
@@ -263,6 +263,9 @@ def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
              (["prepare", "synthetic", "--root", tmp_path, "--out", tmp_path, "--hours", "0"], "argument --hours"),
              (["prepare", "synthetic", "--root", tmp_path, "--out", tmp_path, "--jobs", "0"], "argument --jobs"),
              (["average", model, "--last", "0", "--out", tmp_path / "avg.pt"], "argument --last"),
+             (["transcribe", "x.wav", "--lm", "x.arpa", "--lm-weight", "nan"], "--lm-weight: must be a finite number"),
+             (["evaluate", "--model", model, "--manifest", "m.jsonl", "--lm", "x.arpa", "--word-score=-inf"],
+              "argument --word-score: must be a finite number"),
              (["transcribe", "x.wav", "--device", "gpu"], "argument --device: 'gpu' is not a device"),
              (["evaluate", "--model", model, "--manifest", "m.jsonl", "--device", "cuda:99"], "argument --device")]
     for args, message in cases:

@@ -314,6 +314,13 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     assert capsys.readouterr().out == f"wrote {tmp_path / 'avg2.pt'}: mean of {paths[0]}, {paths[1]}\n"
     assert asr_main(["plot", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
+    capsys.readouterr()
+    assert asr_main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "curves.txt")]) == 2
+    assert asr_main(["average", str(tmp_path), "--out", str(tmp_path / "avg3.pt")]) == 2  # a folder, not a run
+    plot_error, average_error = capsys.readouterr().err.splitlines()
+    assert plot_error.startswith(f"asr: error: --out {tmp_path / 'curves.txt'}: name an image file (")
+    assert ".png, " in plot_error  # the rest is what this matplotlib writes
+    assert average_error == f"asr: error: {tmp_path}: no epoch-N.pt checkpoint in this folder to average"
     with pytest.raises(CheckpointError, match="no checkpoints"):
         average_checkpoints([], tmp_path / "x.pt")
 
