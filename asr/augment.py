@@ -15,6 +15,10 @@ import torchaudio.functional as AF
 # Vocal tracts differ by about a fifth either way (Kaldi's VTLN searches 0.8-1.2); past these limits a
 # factor is a typo (11 for 1.1), not a speaker.
 VTLP_LIMITS = (0.5, 1.5)
+# Past these a speed factor is a typo (10 for 1.0), and 0 cannot be resampled; Kaldi uses 0.9-1.1.
+SPEED_LIMITS = (0.5, 2.0)
+# [low, high] settings drawn from uniformly. A reverberation time of 0 leaves an empty impulse response.
+RANGE_LIMITS = {"vtlp_range": VTLP_LIMITS, "snr_db": (-math.inf, math.inf), "rt60_s": (0.01, 5.0)}
 # Telephone speech (G.711, the Asterisk prompts) is sampled at 8 kHz: nothing above 4 kHz survives.
 NARROWBAND_RATE = 8000
 
@@ -39,14 +43,24 @@ class AugmentConfig:
                 or self.narrowband_prob > 0)
 
     def check(self) -> None:
-        warp = self.vtlp_range
-        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in warp)
-        if warp and not (len(warp) == 2 and numbers and VTLP_LIMITS[0] <= warp[0] <= warp[1] <= VTLP_LIMITS[1]):
-            raise ValueError(f"augment.vtlp_range must be [low, high] with {VTLP_LIMITS[0]} <= low <= high <= "
-                             f"{VTLP_LIMITS[1]}, got {list(self.vtlp_range)}")
+        """Refuse by name what would fail (speed 0, RT60 0) or mislead only when an utterance draws it."""
+        for name, (lowest, highest) in RANGE_LIMITS.items():
+            pair = getattr(self, name)
+            if name == "vtlp_range" and not pair:
+                continue
+            if not (len(pair) == 2 and all(map(_is_number, pair)) and lowest <= pair[0] <= pair[1] <= highest):
+                bounds = f"{lowest} <= low <= high <= {highest}" if math.isfinite(lowest) else "low <= high"
+                raise ValueError(f"augment.{name} must be [low, high] with {bounds}, got {list(pair)}")
+        if not all(_is_number(f) and SPEED_LIMITS[0] <= f <= SPEED_LIMITS[1] for f in self.speed_factors):
+            raise ValueError(f"augment.speed_factors must each lie in [{SPEED_LIMITS[0]}, {SPEED_LIMITS[1]}], "
+                             f"got {list(self.speed_factors)}")
         for name in ("noise_prob", "reverb_prob", "narrowband_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"augment.{name} must be a probability in [0, 1], got {getattr(self, name)}")
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _uniform(generator, low, high) -> float:

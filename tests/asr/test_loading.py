@@ -4,6 +4,7 @@ import hashlib
 import http.server
 import io
 import math
+import re
 import tarfile
 import threading
 from functools import partial
@@ -169,6 +170,20 @@ def test_narrowband_is_the_last_step_and_leaves_earlier_draws_alone():
     half = WaveAugment(AugmentConfig(speed_factors=(), narrowband_prob=0.5), 16000)
     changed = [not torch.equal(half(wave, torch.Generator().manual_seed(s)), wave) for s in range(40)]
     assert 10 < sum(changed) < 30
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"speed_factors": (0.9, 0.0, 1.1)}, "augment.speed_factors must each lie in [0.5, 2.0], got [0.9, 0.0, 1.1]"),
+    ({"speed_factors": (0.9, 10, 1.1)}, "augment.speed_factors must each lie in [0.5, 2.0], got [0.9, 10, 1.1]"),
+    ({"rt60_s": (0.0, 0.7)}, "augment.rt60_s must be [low, high] with 0.01 <= low <= high <= 5.0, got [0.0, 0.7]"),
+    ({"snr_db": (30.0, 5.0)}, "augment.snr_db must be [low, high] with low <= high, got [30.0, 5.0]"),
+    ({"snr_db": (5.0, float("nan"))}, "augment.snr_db must be [low, high] with low <= high, got [5.0, nan]"),
+])
+def test_draw_ranges_are_checked(setting, message):
+    """Speed 0 failed in a loader worker ("desired frequecy should be positive"), RT60 0 with an IndexError,
+    and only when an utterance drew them."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        WaveAugment(AugmentConfig(**setting), 16000)
 
 
 @pytest.mark.parametrize("name", ["noise_prob", "reverb_prob", "narrowband_prob"])
