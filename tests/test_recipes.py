@@ -16,6 +16,7 @@ def test_recipe_config_builds_model(name):
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "recipes" / name / "config.yaml")
     assert cfg.data.train_manifest and cfg.data.dev_manifest
+    cfg.augment.check()  # what training checks before it reads a manifest
     cfg.model.vocab_size = len(CharTokenizer(cfg.vocab))
     cfg.model.impl = "torch"
     assert count_parameters(AcousticModel(cfg.model)) > 100_000
