@@ -66,12 +66,13 @@ class ConfigError(ValueError):
 # Settings a value outside these limits breaks: checked by name when a recipe is loaded, where they
 # used to fail deep in the run (train.accumulate=0, train.log_every=0: ZeroDivisionError), or be
 # taken silently (train.grad_clip=0 zeroes every gradient; model.dropout=-0.5, train.device=tpu).
-ABOVE_ZERO = ("features.n_mels", "features.n_fft", "features.win_ms", "features.hop_ms", "model.conv_channels",
-              "model.hidden_size", "model.num_layers", "data.max_batch_seconds", "data.batch_size",
-              "data.max_duration", "train.epochs", "train.lr", "train.grad_clip", "train.accumulate",
-              "train.max_nonfinite_steps", "train.log_every")
-AT_LEAST_ZERO = ("data.num_workers", "train.weight_decay", "train.warmup_steps", "train.save_every_steps",
-                 "train.keep_last")  # keep_last 0: keep every checkpoint
+ABOVE_ZERO = ("features.sample_rate", "features.n_mels", "features.n_fft", "features.win_ms", "features.hop_ms",
+              "model.conv_channels", "model.hidden_size", "model.num_layers", "data.max_batch_seconds",
+              "data.batch_size", "data.max_duration", "train.epochs", "train.lr", "train.grad_clip",
+              "train.accumulate", "train.max_nonfinite_steps", "train.log_every")
+AT_LEAST_ZERO = ("features.f_min", "features.freq_masks", "features.freq_mask_width", "features.time_masks",
+                 "features.time_mask_width", "data.num_workers", "train.weight_decay", "train.warmup_steps",
+                 "train.save_every_steps", "train.keep_last")  # keep_last 0: keep every checkpoint
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -85,10 +86,28 @@ def check_ranges(cfg: Config, source: str) -> None:
     for dotted in AT_LEAST_ZERO:
         if not value(dotted) >= 0:
             raise ConfigError(f"{source}: {dotted} must be zero or more, got {value(dotted)!r}")
+    check_features(cfg.features, source)
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"{source}: model.dropout must lie in [0, 1), got {cfg.model.dropout!r}")
     if cfg.train.device not in DEVICES:
         raise ConfigError(f"{source}: train.device must be one of {list(DEVICES)}, got {cfg.train.device!r}")
+
+
+def check_features(features, source: str) -> None:
+    """What torchaudio would refuse at the first batch (a window longer than the FFT), or take and
+    degrade without a word (mel bands above Nyquist are empty: log of zero, every utterance)."""
+    window = round(features.sample_rate * features.win_ms / 1000)
+    if window > features.n_fft:
+        raise ConfigError(f"{source}: features.win_ms={features.win_ms} is {window} samples at "
+                          f"{features.sample_rate} Hz, more than features.n_fft={features.n_fft}")
+    nyquist = features.sample_rate / 2
+    f_max = nyquist if features.f_max is None else features.f_max
+    if not features.f_min < f_max <= nyquist:
+        raise ConfigError(f"{source}: features.f_min={features.f_min} and f_max={features.f_max} must satisfy "
+                          f"f_min < f_max <= {nyquist:g} (half of features.sample_rate)")
+    if not 0 <= features.time_mask_max_ratio <= 1:
+        raise ConfigError(f"{source}: features.time_mask_max_ratio must lie in [0, 1], "
+                          f"got {features.time_mask_max_ratio!r}")
 
 
 def config_from_dict(raw: dict, source: str = "config") -> Config:

@@ -38,7 +38,13 @@ def test_bad_overrides_name_the_setting(tmp_path, override, message):
     ("model.hidden_size=0", "model.hidden_size must be above zero"),
     ("train.warmup_steps=-1", "train.warmup_steps must be zero or more"),
     ("model.dropout=-0.5", r"model.dropout must lie in \[0, 1\)"), ("model.dropout=1", "model.dropout"),
-    ("train.device=tpu", "train.device must be one of")])
+    ("train.device=tpu", "train.device must be one of"),
+    # torch.stft refused it at the first batch; the next two left mel bands empty (log of 0) silently.
+    ("features.win_ms=50", "features.win_ms=50.0 is 800 samples at 16000 Hz, more than features.n_fft=512"),
+    ("features.f_max=12000", r"f_max=12000 must satisfy f_min < f_max <= 8000 \(half of features.sample_rate"),
+    ("features.f_min=9000", "features.f_min=9000.0 and f_max=None must satisfy"),
+    ("features.freq_mask_width=-3", "features.freq_mask_width must be zero or more"),
+    ("features.time_mask_max_ratio=2", r"features.time_mask_max_ratio must lie in \[0, 1\]")])
 def test_values_a_run_cannot_use_are_refused_by_name(tmp_path, override, message):
     path = tmp_path / "c.yaml"
     path.write_text("{}\n")
