@@ -38,9 +38,11 @@ class Transcriber:
         self.device = torch.device(device)
         self.logmel = LogMel(self.cfg.features)
         self.batch_size = batch_size
-        if not 0 <= overlap_seconds < chunk_seconds / 2:
-            raise ValueError(f"overlap_seconds must lie in [0, chunk_seconds / 2), got overlap_seconds="
-                             f"{overlap_seconds} and chunk_seconds={chunk_seconds}")
+        if overlap_seconds < 0:
+            raise ValueError(f"overlap_seconds must be zero or more, got {overlap_seconds}")
+        if not chunk_seconds > 2 * overlap_seconds:  # named for the command line, where the overlap is fixed
+            raise ValueError(f"--chunk-seconds {chunk_seconds:g}: must be more than {2 * overlap_seconds:g}, twice "
+                             f"the {overlap_seconds:g} s by which windows overlap")
         self.chunk_seconds, self.overlap_seconds = chunk_seconds, overlap_seconds
         self.frame_seconds = self.cfg.frame_seconds
         self.pause_frames = pause_frames(self.frame_seconds)

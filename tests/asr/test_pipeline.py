@@ -241,6 +241,8 @@ def test_cli_errors_are_one_line(tmp_path):
         (["train", write_recipe(tmp_path, tmp_path / "none.jsonl", epochs=1), f"train.out_dir={not_ckpt}"],
          f"{not_ckpt}: is a file, not a folder"),
         (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
+        (["transcribe", "x.wav", "--chunk-seconds", "5"], "--chunk-seconds 5: must be more than 8, twice the 4 s by "
+         "which windows overlap"),  # it named overlap_seconds, which no flag sets
         # They used to be ignored: a greedy figure could be taken for a beam-search one.
         (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--beam-size", "5", "--word-score", "1"],
          "--beam-size, --word-score: beam search settings, but no --lm was given"),
