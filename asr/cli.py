@@ -72,6 +72,8 @@ def cmd_prepare(args) -> int:
     from asr.corpora import prepare_corpus
     from asr.corpora.download import download_corpus
     root = Path(args.root)
+    if args.subsets and not args.download:  # ignored, it would let a typo pass for a choice
+        raise ValueError("--subsets: names archives to fetch, so it needs --download")
     if args.download:
         root = download_corpus(args.corpus, root, args.subsets)
     options = {"transcripts": args.transcripts} if args.corpus == "asterisk" else {}

@@ -5,8 +5,10 @@ published checksum that we know of: it is downloaded without one, and says so.
 """
 
 import hashlib
+import http.client
 import sys
 import tarfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -43,6 +45,11 @@ ARCHIVES = {
                               "ad1e454d14d1ad550bc2564c462d87c7a7ec83d4dc2b9210f22ab4973b9eccdb"),
     },
 }
+NO_DOWNLOAD = {
+    "commonvoice": "accept its terms on commonvoice.mozilla.org, fetch it there and pass --root",
+    "asterisk": "install it (Debian: apt install asterisk-core-sounds-en-wav) and pass --root",
+    "synthetic": "it is synthesised on this machine, into --root",
+}
 DEFAULT_SUBSETS = {"librispeech": ["dev-clean", "test-clean", "train-clean-100"]}
 CHUNK = 1 << 20
 
@@ -67,15 +74,24 @@ def fetch(url: str, dest: Path, sha256: str | None) -> Path:
     part = dest.with_name(dest.name + ".part")
     done = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={done}-"} if done else {})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if done and response.status != 206:  # the server ignored Range: start over
-            done = 0
-        total = done + int(response.headers.get("Content-Length", 0))
-        with open(part, "ab" if done else "wb") as f, tqdm(total=total, initial=done, unit="B", unit_scale=True,
-                                                          desc=dest.name) as bar:
-            for block in iter(lambda: response.read(CHUNK), b""):
-                f.write(block)
-                bar.update(len(block))
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            if done and response.status != 206:  # the server ignored Range: start over
+                done = 0
+            total = done + int(response.headers.get("Content-Length", 0))
+            with open(part, "ab" if done else "wb") as f, tqdm(total=total, initial=done, unit="B",
+                                                              unit_scale=True, desc=dest.name) as bar:
+                for block in iter(lambda: response.read(CHUNK), b""):
+                    f.write(block)
+                    bar.update(len(block))
+    except (OSError, http.client.HTTPException) as error:  # no network, HTTP errors, a reset connection
+        # URLError's own text wraps the reason in "<urlopen error ...>"; HTTPError's is the status line.
+        reason = error.reason if type(error) is urllib.error.URLError else error
+        raise DownloadError(f"{url}: download failed ({reason}){_resume_hint(part)}") from None
+    received = part.stat().st_size
+    if received < total:  # a connection closed early reads as a short body, not an error
+        raise DownloadError(f"{url}: download failed (connection closed after {received} of {total} bytes)"
+                            f"{_resume_hint(part)}")
     if sha256 is None:
         print(f"{dest.name}: no published checksum; size {part.stat().st_size} bytes not verified", file=sys.stderr)
     elif (actual := sha256_of(part)) != sha256:
@@ -84,6 +100,11 @@ def fetch(url: str, dest: Path, sha256: str | None) -> Path:
                             "the partial file was removed, run again")
     part.replace(dest)
     return dest
+
+
+def _resume_hint(part: Path) -> str:
+    kept = part.stat().st_size if part.exists() else 0
+    return f"; {kept} bytes kept in {part}: run again to resume" if kept else ""
 
 
 def extract(archive: Path, root: Path) -> None:
@@ -98,8 +119,7 @@ def extract(archive: Path, root: Path) -> None:
 def download_corpus(corpus: str, root: Path, subsets: list[str] | None = None) -> Path:
     """Fetch and unpack into root; returns the folder to prepare."""
     if corpus not in ARCHIVES:
-        raise DownloadError(f"{corpus} has no public download; fetch it yourself and pass --root "
-                            "(Common Voice needs its terms accepted on commonvoice.mozilla.org)")
+        raise DownloadError(f"--download: {corpus} has no public download; {NO_DOWNLOAD[corpus]}")
     archives = ARCHIVES[corpus]
     names = subsets or DEFAULT_SUBSETS.get(corpus, list(archives))
     unknown = [n for n in names if n not in archives]

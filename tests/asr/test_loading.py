@@ -205,14 +205,15 @@ def http_root(tmp_path):
     www.mkdir()
 
     class Handler(http.server.SimpleHTTPRequestHandler):
-        def send_head(self):
-            path = www / self.path.lstrip("/")
-            data = path.read_bytes()
+        def send_head(self):  # "?cut": the connection drops halfway through the body
+            name, _, query = self.path.partition("?")
+            data = (www / name.lstrip("/")).read_bytes()
             start = int(self.headers["Range"].split("=")[1].split("-")[0]) if "Range" in self.headers else 0
             self.send_response(206 if start else 200)
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
-            return io.BytesIO(data[start:])
+            body = data[start:]
+            return io.BytesIO(body[: len(body) // 2] if query == "cut" else body)
 
         def log_message(self, *args):
             pass
@@ -245,6 +246,28 @@ def test_download_resumes_verifies_and_extracts(http_root, tmp_path):
     assert fetch(f"{url}/corpus.tar.gz", dest, sha).read_bytes() == full
     extract(dest, tmp_path / "dl")
     assert (tmp_path / "dl" / "Corpus" / "data.bin").stat().st_size == 200000
+
+
+def test_dropped_or_refused_download_is_named_and_resumable(http_root, tmp_path):
+    """A refused or failed connection ended in "<urlopen error [Errno -2] Name or service not known>",
+    naming neither the URL nor the partial file; a connection closed halfway was taken as the whole
+    archive: renamed into place unchecked where no checksum is published (Mini LibriSpeech), or
+    deleted as a checksum mismatch, losing what a second run could have resumed from."""
+    www, url = http_root
+    sha = make_archive(www / "corpus.tar.gz")
+    full = (www / "corpus.tar.gz").read_bytes()
+    dest = tmp_path / "corpus.tar.gz"
+    part = tmp_path / "corpus.tar.gz.part"
+    half = len(full) // 2
+    expected = f"{url}/corpus.tar.gz?cut: download failed (connection closed after {half} of {len(full)} bytes)"
+    with pytest.raises(DownloadError, match=re.escape(expected)) as dropped:
+        fetch(f"{url}/corpus.tar.gz?cut", dest, sha)
+    assert str(dropped.value).endswith(f"; {half} bytes kept in {part}: run again to resume")
+    assert part.read_bytes() == full[:half] and not dest.exists()
+    assert fetch(f"{url}/corpus.tar.gz", dest, sha).read_bytes() == full
+    with pytest.raises(DownloadError, match=r"^http://127\.0\.0\.1:9/x\.tgz: download failed \(\[Errno 111\] "
+                                            r"Connection refused\)$"):
+        fetch("http://127.0.0.1:9/x.tgz", tmp_path / "x.tgz", None)  # port 9 (discard): nothing listens
 
 
 def test_download_checksum_mismatch_removes_partial(http_root, tmp_path):

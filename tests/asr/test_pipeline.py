@@ -238,6 +238,11 @@ def test_cli_errors_are_one_line(tmp_path):
         (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--details", not_ckpt / "sub" / "d.jsonl"],
          f"{not_ckpt / 'sub'}: cannot write files in this folder (a file on its path is in the way)"),
         (["prepare", "asterisk", "--root", tmp_path, "--out", not_ckpt], f"{not_ckpt}: is a file, not a folder"),
+        (["prepare", "ljspeech", "--root", tmp_path, "--out", tmp_path, "--subsets", "LJSpeech-1.1"],
+         "--subsets: names archives to fetch, so it needs --download"),  # it was ignored
+        (["prepare", "asterisk", "--download", "--root", tmp_path, "--out", tmp_path],
+         "--download: asterisk has no public download; install it (Debian: apt install asterisk-core-sounds-en-wav) "
+         "and pass --root"),
         (["train", write_recipe(tmp_path, tmp_path / "none.jsonl", epochs=1), f"train.out_dir={not_ckpt}"],
          f"{not_ckpt}: is a file, not a folder"),
         (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
