@@ -209,6 +209,9 @@ def http_root(tmp_path):
             name, _, query = self.path.partition("?")
             data = (www / name.lstrip("/")).read_bytes()
             start = int(self.headers["Range"].split("=")[1].split("-")[0]) if "Range" in self.headers else 0
+            if start >= len(data):
+                self.send_error(416)  # Range Not Satisfiable, as real servers answer a request past the end
+                return None
             self.send_response(206 if start else 200)
             self.send_header("Content-Length", str(len(data) - start))
             self.end_headers()
@@ -252,7 +255,8 @@ def test_dropped_or_refused_download_is_named_and_resumable(http_root, tmp_path)
     """A refused or failed connection ended in "<urlopen error [Errno -2] Name or service not known>",
     naming neither the URL nor the partial file; a connection closed halfway was taken as the whole
     archive: renamed into place unchecked where no checksum is published (Mini LibriSpeech), or
-    deleted as a checksum mismatch, losing what a second run could have resumed from."""
+    deleted as a checksum mismatch, losing what a second run could have resumed from. A part already
+    whole (a run stopped while checking it) would get HTTP 416 on every run."""
     www, url = http_root
     sha = make_archive(www / "corpus.tar.gz")
     full = (www / "corpus.tar.gz").read_bytes()
@@ -265,6 +269,8 @@ def test_dropped_or_refused_download_is_named_and_resumable(http_root, tmp_path)
     assert str(dropped.value).endswith(f"; {half} bytes kept in {part}: run again to resume")
     assert part.read_bytes() == full[:half] and not dest.exists()
     assert fetch(f"{url}/corpus.tar.gz", dest, sha).read_bytes() == full
+    dest.rename(part)  # as if stopped after the last byte, before the check and rename: the server says 416
+    assert fetch(f"{url}/corpus.tar.gz", dest, sha).read_bytes() == full and not part.exists()
     with pytest.raises(DownloadError, match=r"^http://127\.0\.0\.1:9/x\.tgz: download failed \(\[Errno 111\] "
                                             r"Connection refused\)$"):
         fetch("http://127.0.0.1:9/x.tgz", tmp_path / "x.tgz", None)  # port 9 (discard): nothing listens
