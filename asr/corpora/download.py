@@ -10,6 +10,7 @@ import sys
 import tarfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 from tqdm import tqdm
@@ -115,8 +116,12 @@ def extract(archive: Path, root: Path) -> None:
     marker = root / f".{archive.name}.extracted"
     if marker.exists():
         return
-    with tarfile.open(archive) as tar:
-        tar.extractall(root, filter="data")
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as error:  # one without a checksum can be cut short
+        reason = str(error).splitlines()[0].rstrip(":")
+        raise DownloadError(f"{archive}: not a whole archive ({reason}); delete it and run again") from None
     marker.touch()
 
 

@@ -276,6 +276,18 @@ def test_dropped_or_refused_download_is_named_and_resumable(http_root, tmp_path)
         fetch("http://127.0.0.1:9/x.tgz", tmp_path / "x.tgz", None)  # port 9 (discard): nothing listens
 
 
+@pytest.mark.parametrize("cut", [14, 30000], ids=["no-header", "truncated"])
+def test_broken_archive_is_named_with_what_to_do(tmp_path, cut):
+    """It ended in a tarfile.ReadError or EOFError traceback (Mini LibriSpeech has no checksum to catch it)."""
+    archive = tmp_path / "corpus.tar.gz"
+    make_archive(archive)
+    archive.write_bytes(archive.read_bytes()[:cut])
+    with pytest.raises(DownloadError, match=re.escape(f"{archive}: not a whole archive (")) as broken:
+        extract(archive, tmp_path / "out")
+    assert str(broken.value).endswith("; delete it and run again")
+    assert not (tmp_path / "out" / ".corpus.tar.gz.extracted").exists()
+
+
 def test_download_checksum_mismatch_removes_partial(http_root, tmp_path):
     www, url = http_root
     make_archive(www / "corpus.tar.gz")
