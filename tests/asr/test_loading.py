@@ -276,7 +276,7 @@ def test_dropped_or_refused_download_is_named_and_resumable(http_root, tmp_path)
         fetch("http://127.0.0.1:9/x.tgz", tmp_path / "x.tgz", None)  # port 9 (discard): nothing listens
 
 
-@pytest.mark.parametrize("cut", [14, 30000], ids=["no-header", "truncated"])
+@pytest.mark.parametrize("cut", [14, 30000], ids=["cut-in-header", "cut-in-body"])
 def test_broken_archive_is_named_with_what_to_do(tmp_path, cut):
     """It ended in a tarfile.ReadError or EOFError traceback (Mini LibriSpeech has no checksum to catch it)."""
     archive = tmp_path / "corpus.tar.gz"
