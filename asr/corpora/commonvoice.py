@@ -15,8 +15,19 @@ def _durations(root: Path) -> dict[str, float]:
     table = root / "clip_durations.tsv"
     if not table.exists():
         return {}
+    fallback = "delete it to read each clip's duration from its audio"
     with open(table, newline="", encoding="utf-8") as f:
-        return {row["clip"]: float(row["duration[ms]"]) / 1000 for row in csv.DictReader(f, delimiter="\t")}
+        reader = csv.DictReader(f, delimiter="\t")
+        if not {"clip", "duration[ms]"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"{table}:1: header needs 'clip' and 'duration[ms]' columns ({fallback})")
+        durations = {}
+        for number, row in enumerate(reader, start=2):
+            try:
+                durations[row["clip"]] = float(row["duration[ms]"]) / 1000
+            except (TypeError, ValueError):
+                raise ValueError(f"{table}:{number}: duration[ms] {row['duration[ms]']!r} is not a number "
+                                 f"({fallback})") from None
+        return durations
 
 
 def prepare(root: Path, report: Report, **_) -> None:
@@ -27,7 +38,7 @@ def prepare(root: Path, report: Report, **_) -> None:
     for table in tables:
         with open(table, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-        header = rows[0]
+        header = rows[0] if rows else []
         if "path" not in header or "sentence" not in header:
             raise ValueError(f"{table}:1: header needs 'path' and 'sentence' columns")
         col = {name: i for i, name in enumerate(header)}

@@ -73,6 +73,23 @@ def test_commonvoice(tmp_path):
     assert report.skipped["audio file missing"] == [f"{root / 'test.tsv'}:2"]
 
 
+@pytest.mark.parametrize("train_table, durations, message", [
+    ("", None, "train.tsv:1: header needs 'path' and 'sentence' columns"),  # was an IndexError traceback
+    ("path\tsentence\n", "clip\tduration[ms]\na.mp3\t1500\nb.mp3\tn/a\n",
+     "clip_durations.tsv:3: duration[ms] 'n/a' is not a number (delete it to read each clip's duration from "
+     "its audio)"),  # "could not convert string to float: 'n/a'", no file named
+    ("path\tsentence\n", "clip\tseconds\n", "clip_durations.tsv:1: header needs 'clip' and 'duration[ms]' "
+     "columns (delete it to read each clip's duration from its audio)"),  # a KeyError traceback once rows came
+])
+def test_commonvoice_broken_tables_are_named(tmp_path, train_table, durations, message):
+    (tmp_path / "train.tsv").write_text(train_table)
+    if durations is not None:
+        (tmp_path / "clip_durations.tsv").write_text(durations)
+    with pytest.raises(ValueError) as error:
+        prepare_corpus("commonvoice", tmp_path, tmp_path / "out")
+    assert str(error.value) == f"{tmp_path}/{message}"
+
+
 def test_ljspeech(tmp_path):
     root = tmp_path / "LJSpeech-1.1"
     lines = []
