@@ -87,11 +87,10 @@ def fetch(url: str, dest: Path, sha256: str | None) -> Path:
                     f.write(block)
                     bar.update(len(block))
     except (OSError, http.client.HTTPException) as error:  # no network, HTTP errors, a reset connection
-        # 416: nothing after the part's last byte, so it is whole; a run stopped before checking it.
-        whole = done and isinstance(error, urllib.error.HTTPError) and error.code == 416
-        # URLError's own text wraps the reason in "<urlopen error ...>"; HTTPError's is the status line.
-        reason = error.reason if type(error) is urllib.error.URLError else error
-        if not whole:
+        # 416: nothing after the part's last byte, so it is whole (a run stopped before checking it).
+        if not (done and isinstance(error, urllib.error.HTTPError) and error.code == 416):
+            # URLError's own text wraps the reason in "<urlopen error ...>"; HTTPError's is the status line.
+            reason = error.reason if type(error) is urllib.error.URLError else error
             raise DownloadError(f"{url}: download failed ({reason}){_resume_hint(part)}") from None
     received = part.stat().st_size
     if received < total:  # a connection closed early reads as a short body, not an error
