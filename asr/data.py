@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 from asr.audio import load_audio
 from asr.augment import AugmentConfig, WaveAugment
 from asr.features import FeatureConfig, LogMel
-from asr.fileio import atomic_write_text
+from asr.fileio import atomic_write_text, read_utf8
 from asr.text import CharTokenizer, normalize_text
 
 
@@ -42,7 +42,7 @@ def read_manifest(path) -> list[Utterance]:
     if not path.exists():
         raise ManifestError(f"{path}: no such manifest")
     utterances = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

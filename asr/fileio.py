@@ -46,6 +46,17 @@ def atomic_write(path, write: Callable, binary: bool = False) -> None:
         raise
 
 
+def read_utf8(path) -> str:
+    """A text file's content. One that is not UTF-8 is named with the line of its first bad byte,
+    where Python's own error ("'utf-8' codec can't decode byte 0xff in position 6") names neither."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[error.start]:02x})") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from asr.fileio import atomic_write_text
+from asr.fileio import atomic_write_text, read_utf8
 from asr.text import normalize_text
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
@@ -26,7 +26,7 @@ def read_sentences(path) -> list[list[str]]:
         from asr.data import read_manifest
         lines = [utt.text for utt in read_manifest(path)]
     else:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_utf8(path).splitlines()
     return [words for words in (normalize_text(line).split() for line in lines) if words]
 
 

@@ -1,11 +1,13 @@
 """Common Voice: <split>.tsv (validated, train, dev, test) and clips/*.mp3."""
 
 import csv
+import io
 from pathlib import Path
 
 from tqdm import tqdm
 
 from asr.corpora.report import Report
+from asr.fileio import read_utf8
 
 SPLITS = ("train", "dev", "test", "validated")
 
@@ -16,18 +18,17 @@ def _durations(root: Path) -> dict[str, float]:
     if not table.exists():
         return {}
     fallback = "delete it to read each clip's duration from its audio"
-    with open(table, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f, delimiter="\t")
-        if not {"clip", "duration[ms]"} <= set(reader.fieldnames or ()):
-            raise ValueError(f"{table}:1: header needs 'clip' and 'duration[ms]' columns ({fallback})")
-        durations = {}
-        for number, row in enumerate(reader, start=2):
-            try:
-                durations[row["clip"]] = float(row["duration[ms]"]) / 1000
-            except (TypeError, ValueError):
-                raise ValueError(f"{table}:{number}: duration[ms] {row['duration[ms]']!r} is not a number "
-                                 f"({fallback})") from None
-        return durations
+    reader = csv.DictReader(io.StringIO(read_utf8(table), newline=""), delimiter="\t")
+    if not {"clip", "duration[ms]"} <= set(reader.fieldnames or ()):
+        raise ValueError(f"{table}:1: header needs 'clip' and 'duration[ms]' columns ({fallback})")
+    durations = {}
+    for number, row in enumerate(reader, start=2):
+        try:
+            durations[row["clip"]] = float(row["duration[ms]"]) / 1000
+        except (TypeError, ValueError):
+            raise ValueError(f"{table}:{number}: duration[ms] {row['duration[ms]']!r} is not a number "
+                             f"({fallback})") from None
+    return durations
 
 
 def prepare(root: Path, report: Report, **_) -> None:
@@ -36,8 +37,7 @@ def prepare(root: Path, report: Report, **_) -> None:
         raise FileNotFoundError(f"{root}: no Common Voice split table ({', '.join(s + '.tsv' for s in SPLITS)})")
     durations = _durations(root)
     for table in tables:
-        with open(table, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+        rows = list(csv.reader(io.StringIO(read_utf8(table), newline=""), delimiter="\t", quoting=csv.QUOTE_NONE))
         header = rows[0] if rows else []
         if "path" not in header or "sentence" not in header:
             raise ValueError(f"{table}:1: header needs 'path' and 'sentence' columns")

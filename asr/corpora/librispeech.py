@@ -6,6 +6,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.corpora.report import Report
+from asr.fileio import read_utf8
 
 SUBSETS = ("train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean",
            "test-other", "train-clean-5", "dev-clean-2")
@@ -26,7 +27,7 @@ def prepare(root: Path, report: Report, **_) -> None:
         raise FileNotFoundError(f"{root}: no LibriSpeech subset folder ({', '.join(SUBSETS[:3])}, ...) found")
     for subset in subsets:
         for trans in tqdm(sorted(subset.glob("*/*/*.trans.txt")), desc=subset.name, unit="chapter"):
-            for number, line in enumerate(trans.read_text().splitlines(), start=1):
+            for number, line in enumerate(read_utf8(trans).splitlines(), start=1):
                 where = f"{trans}:{number}"
                 utt_id, _, text = line.strip().partition(" ")
                 if not utt_id or not text:

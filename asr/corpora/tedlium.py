@@ -7,6 +7,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.corpora.report import Report, audio_duration
+from asr.fileio import read_utf8
 
 # TED-LIUM splits contractions into tokens: "it 's", "don 't".
 _CONTRACTION = re.compile(r"(\w) '(\w)")
@@ -21,7 +22,7 @@ def prepare(root: Path, report: Report, **_) -> None:
         for stm in tqdm(sorted(stm_dir.glob("*.stm")), desc=split, unit="talk"):
             audio = stm_dir.parent / "sph" / f"{stm.stem}.sph"
             _, problem = audio_duration(audio)
-            for number, line in enumerate(stm.read_text(encoding="utf-8").splitlines(), start=1):
+            for number, line in enumerate(read_utf8(stm).splitlines(), start=1):
                 where = f"{stm}:{number}"
                 fields = line.split(maxsplit=6)
                 if len(fields) < 6:

@@ -3,6 +3,7 @@
 import collections
 import gzip
 import json
+import re
 import shutil
 import subprocess
 
@@ -88,6 +89,17 @@ def test_commonvoice_broken_tables_are_named(tmp_path, train_table, durations, m
     with pytest.raises(ValueError) as error:
         prepare_corpus("commonvoice", tmp_path, tmp_path / "out")
     assert str(error.value) == f"{tmp_path}/{message}"
+
+
+@pytest.mark.parametrize("corpus, table", [("ljspeech", "metadata.csv"), ("commonvoice", "train.tsv"),
+                                           ("librispeech", "dev-clean/1/2/1-2.trans.txt")])
+def test_a_table_that_is_not_utf8_is_named_by_file_and_line(tmp_path, corpus, table):
+    """Python's "'utf-8' codec can't decode byte 0xe9 in position 7" named neither."""
+    path = tmp_path / table
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes("path\tsentence\n1-2-0 caf\u00e9|x|y\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=re.escape(f"{path}:2: not UTF-8 text (byte 0xe9)")):
+        prepare_corpus(corpus, tmp_path, tmp_path / "out")
 
 
 def test_ljspeech(tmp_path):

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from asr.fileio import atomic_write, atomic_write_text, check_writable, writable_folder
+from asr.fileio import atomic_write, atomic_write_text, check_writable, read_utf8, writable_folder
 
 
 def test_new_file_has_the_permissions_of_an_ordinary_file(tmp_path):
@@ -54,3 +54,12 @@ def test_unwritable_places_are_named_not_their_temporaries(tmp_path):
 def test_writable_folder_makes_the_missing_path_and_leaves_nothing_in_it(tmp_path):
     folder = writable_folder(tmp_path / "a" / "b")
     assert folder.is_dir() and list(folder.iterdir()) == []
+
+
+def test_text_that_is_not_utf8_is_named_with_the_line_of_its_first_bad_byte(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("ok\nfine\ncaf\u00e9 au lait\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=re.escape(f"{path}:3: not UTF-8 text (byte 0xe9)")):
+        read_utf8(path)
+    path.write_text("caf\u00e9\n", encoding="utf-8")
+    assert read_utf8(path) == "caf\u00e9\n"

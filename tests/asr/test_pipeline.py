@@ -226,6 +226,8 @@ def test_cli_train_runs_and_checkpoints(tmp_path):
 def test_cli_errors_are_one_line(tmp_path):
     not_ckpt = tmp_path / "model.pt"
     not_ckpt.write_text("hello")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("na\u00efve\n".encode("latin-1"))
     cases = [
         (["transcribe", "x.wav", "--model", tmp_path / "missing.pt"], "missing.pt: no such checkpoint file"),
         (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
@@ -233,6 +235,7 @@ def test_cli_errors_are_one_line(tmp_path):
         (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
         (["transcribe", "x.wav", "--output", not_ckpt], f"{not_ckpt}: is a file, not a folder"),
         (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"{not_ckpt}: is a file, not a folder"),
+        (["lm", "build", latin1, "--out", tmp_path / "lm.arpa"], f"{latin1}:1: not UTF-8 text (byte 0xef)"),
         # Where results are written after long work, the place is checked before it: the model here
         # cannot be read, and the corpus root is empty, yet the output is what is named.
         (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--details", not_ckpt / "sub" / "d.jsonl"],
