@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from asr.audio import load_audio
+from asr.audio import AudioError, load_audio
 from asr.augment import AugmentConfig, WaveAugment
 from asr.features import FeatureConfig, LogMel
 from asr.fileio import atomic_write_text, read_utf8
@@ -30,6 +30,17 @@ class Utterance:
 
 
 REQUIRED = ("audio_filepath", "duration", "text")
+
+
+@dataclass
+class Unreadable:
+    """An item whose audio could not be read (a corrupt or truncated file found mid-run):
+    `collate` leaves it out of the batch and lists it under "unreadable", so training goes on."""
+    where: str
+    error: str  # AudioError's message: the exception itself does not survive pickling to a loader worker
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.error}" if self.where else self.error
 
 
 def read_manifest(path) -> list[Utterance]:
@@ -70,7 +81,8 @@ def write_manifest(path, entries: list[dict]) -> None:
 
 
 class SpeechDataset(Dataset):
-    """Items are (features [frames, n_mels], target ids, normalised text, utterance id).
+    """Items are (features [frames, n_mels], target ids, normalised text, utterance id), or
+    Unreadable.
 
     Keys are indices, or (index, epoch) pairs from BucketBatchSampler: with `augment`, each
     utterance's augmentation is drawn from a generator seeded by (seed, epoch, index), so results
@@ -95,7 +107,10 @@ class SpeechDataset(Dataset):
         if self._logmel is None:
             self._logmel = LogMel(self.features)
         duration = utt.duration if utt.offset else None
-        wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
+        try:
+            wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
+        except AudioError as error:
+            return Unreadable(utt.where, str(error))
         vtlp_factor = 1.0
         if self.augment is not None:
             generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 10_000_019 + index)
@@ -117,8 +132,14 @@ def pad_features(feats) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def collate(items):
-    """Pad features to the longest item; CTC targets are concatenated, as ctc_loss accepts."""
+    """Pad features to the longest item; CTC targets are concatenated, as ctc_loss accepts.
+    Unreadable items are listed, not batched: a batch of nothing else has no "feats"."""
+    unreadable = [str(item) for item in items if isinstance(item, Unreadable)]
+    items = [item for item in items if not isinstance(item, Unreadable)]
+    if not items:
+        return {"ids": [], "unreadable": unreadable}
     feats, targets, texts, ids = zip(*items)
     padded, lengths = pad_features(feats)
     return {"feats": padded, "lengths": lengths, "targets": torch.cat(targets),
-            "target_lengths": torch.tensor([len(t) for t in targets]), "texts": list(texts), "ids": list(ids)}
+            "target_lengths": torch.tensor([len(t) for t in targets]), "texts": list(texts), "ids": list(ids),
+            "unreadable": unreadable}

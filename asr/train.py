@@ -23,7 +23,7 @@ from tqdm import tqdm
 from asr import distributed
 from asr.checkpoint import read_checkpoint, save_checkpoint
 from asr.config import Config, config_from_dict
-from asr.data import SpeechDataset, Utterance, collate, read_manifest
+from asr.data import SpeechDataset, Unreadable, Utterance, collate, read_manifest
 from asr.decoding import greedy_decode, pause_frames
 from asr.features import FeatureConfig, SpecAugment, num_frames
 from asr.fileio import writable_folder
@@ -134,6 +134,10 @@ def validate(model, loader, tokenizer, device, frame_seconds: float) -> dict:
     model.eval()
     refs, hyps, losses = [], [], []
     for batch in loader:
+        for item in batch["unreadable"]:
+            print(f"dev: skipped unreadable audio: {item}", flush=True)
+        if not batch["ids"]:
+            continue
         log_probs, out_lengths = model(batch["feats"].to(device), batch["lengths"].to(device))
         losses.append(ctc_loss(log_probs, out_lengths, batch["targets"].to(device),
                                batch["target_lengths"].to(device)).item())
@@ -244,7 +248,15 @@ class Trainer:
 
     def train_step(self, batches: list[dict], spec_augment) -> float | None:
         """One optimizer step over `batches` (gradient accumulation). Returns the mean loss, or
-        None when the step was skipped (non-finite loss or gradient on any rank)."""
+        None when the step was skipped (non-finite loss or gradient on any rank, or no readable
+        audio in its batches on some rank)."""
+        batches = [batch for batch in batches if batch["ids"]]
+        # Every rank must skip together: the others would wait in collectives this one never joins.
+        if not distributed.all_true(bool(batches), self.dist, self.device):
+            self.say(f"step {self.step + 1}: skipped, no readable audio in its batch")
+            self.scheduler.step()
+            self.step += 1
+            return None
         total = 0.0
         for i, batch in enumerate(batches):
             last = i == len(batches) - 1
@@ -289,6 +301,20 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
+    @property
+    def rank_prefix(self) -> str:
+        return f"rank {self.dist.rank}: " if self.dist.enabled else ""
+
+    def skip_unreadable(self, items: list[str], unreadable: int, seen: int) -> None:
+        """Name each utterance whose audio could not be read (its batch trains without it); stop
+        once they are more than stray files, over 10 and 1% of the epoch so far: a corpus that
+        broke (a disk unmounted, a copy cut short) should not train on what is left of it."""
+        for item in items:
+            tqdm.write(f"{self.rank_prefix}skipped unreadable audio: {item}")
+        if unreadable > 10 and unreadable > 0.01 * seen:
+            raise TrainingError(f"{self.rank_prefix}{unreadable} of the {seen} utterances read so far in epoch "
+                                f"{self.epoch} could not be read (named above): check the corpus, then --resume latest")
+
     def scan_for_out_of_memory(self) -> None:
         """Train on the heaviest batches the data can produce, stretched to the slowest speed
         perturbation, then undo it: a data.max_batch_seconds too large for the device fails here,
@@ -303,8 +329,11 @@ class Trainer:
                 utts = [dataset.utterances[i] for i in indices]
                 longest = max(u.duration for u in utts)
                 frames = num_frames(int(longest / slowest * cfg.features.sample_rate), cfg.features)
+                readable = [item for item in (dataset[i] for i in indices) if not isinstance(item, Unreadable)]
+                if not readable:  # reported when training reaches them
+                    continue
                 items = [(torch.nn.functional.pad(feats, (0, 0, 0, frames - len(feats))), *rest)
-                         for feats, *rest in (dataset[i] for i in indices)]
+                         for feats, *rest in readable]
                 try:
                     compute_loss(self.model, collate(items), self.device, self.amp_dtype, spec_augment).backward()
                 except torch.OutOfMemoryError:
@@ -329,7 +358,11 @@ class Trainer:
                    disable=not self.dist.is_main, mininterval=5)
         losses, utts, frames, start, pending, logged = [], 0, 0, time.time(), [], False
         out_of_memory_before = out_of_memory_batches(cfg.train.out_dir)
+        unreadable, seen = 0, 0
         for batch in self.train_loader:
+            unreadable += len(batch["unreadable"])
+            seen += len(batch["unreadable"]) + len(batch["ids"])
+            self.skip_unreadable(batch["unreadable"], unreadable, seen)
             pending.append(batch)
             if len(pending) < cfg.train.accumulate and self.batches_done + len(pending) < len(self.sampler):
                 continue
@@ -343,7 +376,7 @@ class Trainer:
                     loss = self.skip_out_of_memory(pending)
             self.batches_done += len(pending)
             utts += sum(len(b["ids"]) for b in pending)
-            frames += sum(int(b["lengths"].sum()) for b in pending)
+            frames += sum(int(b["lengths"].sum()) for b in pending if b["ids"])
             pending = []
             if loss is not None:
                 losses.append(loss)
@@ -360,6 +393,12 @@ class Trainer:
             if cfg.train.save_every_steps and self.step % cfg.train.save_every_steps == 0:
                 self.save(f"step-{self.step}.pt")
         bar.close()
+        if unreadable == seen > 0:
+            raise TrainingError(f"{self.rank_prefix}epoch {self.epoch}: none of the {seen} utterances' audio could be "
+                                "read (named above): check the corpus")
+        if unreadable:
+            print(f"{self.rank_prefix}epoch {self.epoch}: skipped {unreadable} utterance(s) whose audio could not be "
+                  "read (named above)", flush=True)
         if losses and not logged and self.dist.is_main:
             log.write(**row)
 

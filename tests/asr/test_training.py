@@ -154,6 +154,35 @@ def test_non_finite_steps_are_skipped_then_stop_the_run(tmp_path, corpus, monkey
         run(load_config(recipe(tmp_path, corpus, epochs=1, max_nonfinite_steps=3, out_dir=str(tmp_path / "r2"))))
 
 
+def break_audio(folder: Path, numbers) -> None:
+    for i in numbers:
+        (folder / f"utt{i}.wav").write_bytes(b"RIFF\x00\x00 cut short")
+
+
+def test_unreadable_audio_found_mid_run_is_named_and_left_out_of_its_batch(tmp_path, corpus, capsys):
+    break_audio(corpus.parent, [3])  # still there, so the start-of-run check lets it through
+    config = recipe(tmp_path, corpus, epochs=1)
+    # A loader worker: what it says about the file must survive the trip to the training process.
+    assert asr_main(["train", str(config), "data.num_workers=1", f"data.dev_manifest={corpus}"]) == 0
+    out = capsys.readouterr().out
+    named = f"{corpus}:4: {corpus.parent / 'utt3.wav'}: not a readable audio file"
+    assert f"skipped unreadable audio: {named}" in out and f"dev: skipped unreadable audio: {named}" in out
+    assert "epoch 1: skipped 1 utterance(s) whose audio could not be read" in out
+    assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["dev"]["wer"] <= 1.0
+
+
+def test_a_corpus_whose_audio_broke_stops_the_run(tmp_path, capsys):
+    small = write_tone_corpus(tmp_path / "small", TEXTS)
+    break_audio(small.parent, range(len(TEXTS)))
+    with pytest.raises(TrainingError, match="epoch 1: none of the 8 utterances' audio could be read"):
+        run(load_config(recipe(tmp_path, small, epochs=1, scan_out_of_memory=False, out_dir=str(tmp_path / "a"))))
+    assert "step 1: skipped, no readable audio in its batch" in capsys.readouterr().out
+    large = write_tone_corpus(tmp_path / "large", TEXTS * 3)
+    break_audio(large.parent, range(11))
+    with pytest.raises(TrainingError, match=r"11 of the \d+ utterances read so far in epoch 1 could not be read"):
+        run(load_config(recipe(tmp_path, large, epochs=1, out_dir=str(tmp_path / "b"))))
+
+
 def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, monkeypatch, capsys):
     real = asr.train.compute_loss
 
@@ -212,6 +241,21 @@ def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
     clean_ckpt = read_checkpoint(clean / "run" / "epoch-2.pt")
     assert crashed_ckpt["step"] == clean_ckpt["step"] == 2 * 4 - 2
     assert_same_weights(clean_ckpt["model"], crashed_ckpt["model"], atol=1e-7)
+
+
+@pytest.mark.slow
+def test_unreadable_audio_under_ddp_skips_the_step_on_every_rank(tmp_path, corpus):
+    """One utterance per batch: the rank whose batch is unreadable has nothing to train, and the
+    other must skip that step with it, not wait for it in the gradient all-reduce."""
+    break_audio(corpus.parent, [3])
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run([*torchrun, "-m", "asr.cli", "train", str(recipe(tmp_path, corpus, epochs=1)),
+                             "data.max_batch_seconds=0.1"], env=child_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "skipped unreadable audio" in result.stdout and "utt3.wav" in result.stdout
+    assert "skipped, no readable audio in its batch" in result.stdout
+    assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] == len(TEXTS) // 2
 
 
 def test_out_of_memory_scan_trains_the_heaviest_batch_and_leaves_no_trace(tmp_path, corpus, monkeypatch):
