@@ -132,6 +132,9 @@ def cmd_average(args) -> int:
         paths = [p for p in numbered_checkpoints(run_dir) if p.name.startswith("epoch-")][-args.last:]
         if not paths:
             return _fail(f"{run_dir}: no epoch-N.pt checkpoint in this folder to average")
+        if len(paths) < args.last:
+            print(f"{run_dir}: {len(paths)} epoch checkpoint(s) kept, not the --last {args.last} asked for: "
+                  "averaging those")
     average_checkpoints(paths, Path(args.out))
     print(f"wrote {args.out}: mean of {', '.join(map(str, paths))}")
     return 0
@@ -208,7 +211,8 @@ def cmd_evaluate(args) -> int:
         print(line, file=sys.stderr)
     if not scores["utterances"]:  # a WER of 0% over nothing would read as a perfect score
         return _fail(f"{args.manifest}: no utterance could be scored", 1)
-    print(f"WER {scores['wer']:.2%}  CER {scores['cer']:.2%}  ({scores['utterances']} utterances)")
+    count = scores["utterances"]
+    print(f"WER {scores['wer']:.2%}  CER {scores['cer']:.2%}  ({count} utterance{'' if count == 1 else 's'})")
     return 1 if scores["failed"] else 0
 
 

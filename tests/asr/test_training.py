@@ -356,6 +356,9 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     capsys.readouterr()
     assert asr_main(["average", str(tmp_path / "run"), "--last", "2", "--out", str(tmp_path / "avg2.pt")]) == 0
     assert capsys.readouterr().out == f"wrote {tmp_path / 'avg2.pt'}: mean of {paths[0]}, {paths[1]}\n"
+    assert asr_main(["average", str(tmp_path / "run"), "--out", str(tmp_path / "avg5.pt")]) == 0  # --last 5
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'run'}: 2 epoch checkpoint(s) kept, not the --last 5 "
+                                              "asked for: averaging those\nwrote ")
     assert asr_main(["plot", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "curves.png").stat().st_size > 10_000
     capsys.readouterr()
