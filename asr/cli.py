@@ -371,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
-    p.add_argument("--model", required=True, help="checkpoint file")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint file (default: the bundled model)")
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
     p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--batch-size", type=_positive(int), default=8, help="utterances per forward pass")

@@ -1,5 +1,6 @@
 """The bundled default model: what the README quick start runs."""
 
+import json
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import torch
 
 from asr.audio import load_audio
 from asr.checkpoint import read_checkpoint
+from asr.cli import main as asr_main
 from asr.scoring import error_rates
 from asr.transcribe import DEFAULT_MODEL, Transcriber
 
@@ -53,3 +55,13 @@ def test_word_times_fall_on_the_known_positions_of_the_speech(tmp_path):
     assert any(w.start < second[0] for w in result.words) and any(w.start > first[1] for w in result.words)
     assert all(0 < w.confidence <= 1 for w in result.words)
     assert torch.tensor([w.start for w in result.words]).diff().ge(0).all()
+
+
+def test_evaluate_scores_the_bundled_model_when_no_model_is_named(tmp_path, capsys):
+    manifest = tmp_path / "samples.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": str(p), "duration": soundfile.info(p).duration,
+                                            "text": TRANSCRIPTS[p.stem]}) + "\n" for p in SAMPLES))
+    hypotheses = [result.text for _, result in Transcriber(DEFAULT_MODEL).transcribe(SAMPLES)]
+    expected = error_rates([TRANSCRIPTS[p.stem] for p in SAMPLES], hypotheses)
+    assert asr_main(["evaluate", "--manifest", str(manifest)]) == 0
+    assert capsys.readouterr().out == f"WER {expected['wer']:.2%}  CER {expected['cer']:.2%}  (3 utterances)\n"
