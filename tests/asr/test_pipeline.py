@@ -49,8 +49,10 @@ def test_trained_model_reproduces_transcripts(trained):
     assert kept == ["epoch-100.pt", "epoch-98.pt", "epoch-99.pt"], "train.keep_last=3 prunes older epochs"
     paths = [folder / "data" / f"utt{i}.wav" for i in range(len(TEXTS))]
     assert [r.text for _, r in Transcriber(checkpoint, batch_size=4).transcribe(paths)] == TEXTS
-    scores = evaluate(checkpoint, manifest)
+    scores = evaluate(checkpoint, manifest, batch_size=2)  # decoded shortest first, reported in manifest order
     assert scores["wer"] == 0.0 and scores["cer"] == 0.0 and scores["utterances"] == len(TEXTS)
+    assert [(d["where"], d["hypothesis"]) for d in scores["details"]] == [
+        (f"{manifest}:{line}", text) for line, text in enumerate(TEXTS, start=1)]
 
 
 @pytest.mark.slow
