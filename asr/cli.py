@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from asr.formats import FORMATS
+from asr.lm import MAX_ORDER, MIN_ORDER
 from asr.transcribe import DEFAULT_MODEL, Transcriber
 
 
@@ -322,7 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = lm_sub.add_parser("build", help="Kneser-Ney word n-gram LM from a text file, as ARPA", formatter_class=fmt)
     p.add_argument("text", nargs="+", help="text files (one sentence per line) or .jsonl manifests; normalised "
                    "as training targets are")
-    p.add_argument("--order", type=int, default=3, help="n-gram order")
+    p.add_argument("--order", type=int, default=3, choices=range(MIN_ORDER, MAX_ORDER + 1), metavar="N",
+                   help=f"n-gram order, {MIN_ORDER} to {MAX_ORDER} (what the beam search's KenLM reads)")
     p.add_argument("--out", required=True, help="ARPA file to write")
     p.set_defaults(func=cmd_lm_build)
 
@@ -418,8 +420,12 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # `asr transcribe ... | head`: the reader has all it wants; no error to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot fail too
         return 128 + signal.SIGPIPE
-    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError, OSError,
-            ValueError) as error:  # OSError: a file the user named that cannot be read or written
+    except OSError as error:  # a file the user named that cannot be read or written
+        if error.filename is not None and error.strerror:  # "x.arpa: no such file or directory", not "[Errno 2] ..."
+            return _fail(f"{error.filename}: {error.strerror[0].lower()}{error.strerror[1:]}")
+        return _fail(str(error))
+    except (CheckpointError, ConfigError, ManifestError, AudioError, DownloadError, TrainingError,
+            ValueError) as error:
         return _fail(str(error))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)

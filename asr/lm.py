@@ -16,6 +16,8 @@ from asr.fileio import atomic_write_text, read_utf8
 from asr.text import normalize_text
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
+# KenLM inside flashlight-text is compiled with KENLM_MAX_ORDER=6 and reads no unigram-only model.
+MIN_ORDER, MAX_ORDER = 2, 6
 
 
 def read_sentences(path) -> list[list[str]]:
@@ -109,8 +111,8 @@ def write_arpa(probs, backoffs, path) -> None:
 
 def build_arpa(text_paths, order: int, out_path) -> dict:
     """Build an order-N Kneser-Ney model from text files and/or manifests; returns a summary."""
-    if order < 2:  # a unigram ARPA is valid, but KenLM, which the beam search loads it with, refuses it
-        raise ValueError(f"order must be at least 2 for the beam search's KenLM, got {order}")
+    if not MIN_ORDER <= order <= MAX_ORDER:  # valid ARPA files, but the beam search could not load them
+        raise ValueError(f"order must be {MIN_ORDER} to {MAX_ORDER} for the beam search's KenLM, got {order}")
     text_paths = [text_paths] if isinstance(text_paths, (str, Path)) else list(text_paths)
     sentences = [s for path in text_paths for s in read_sentences(path)]
     if not sentences:
@@ -121,7 +123,8 @@ def build_arpa(text_paths, order: int, out_path) -> dict:
 
 
 def arpa_vocabulary(path) -> list[str]:
-    """The unigrams of an ARPA file, for the decoder's lexicon."""
+    """The unigrams of an ARPA file, for the decoder's lexicon. An order above MAX_ORDER is refused
+    here: KenLM's own error for it ends in "edit lm/max_order.hh"."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -129,6 +132,9 @@ def arpa_vocabulary(path) -> list[str]:
     starts = [number for number, line in enumerate(lines) if line.strip() == "\\1-grams:"]
     if not starts:
         raise ValueError(f"{path}: not an ARPA file (no \\1-grams: section)")
+    order = sum(line.startswith("ngram ") for line in lines[:starts[0]])
+    if order > MAX_ORDER:
+        raise ValueError(f"{path}: an order-{order} LM; the beam search's KenLM reads at most order {MAX_ORDER}")
     words = []
     for line in lines[starts[0] + 1:]:
         if not line.strip() or line.startswith("\\"):

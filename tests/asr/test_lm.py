@@ -1,5 +1,6 @@
 import math
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,17 +53,28 @@ def test_cli_builds_arpa_that_names_the_vocabulary(tmp_path, capsys):
     assert "hello" in arpa_vocabulary(tmp_path / "lm2.arpa")
 
 
-def test_a_unigram_lm_is_refused_when_built_and_named_when_given(tmp_path):
-    """KenLM, which the beam search loads ARPA files with, reads no unigram-only model: building one
-    used to succeed, and decoding with it ended in a C++ traceback."""
+def test_orders_kenlm_cannot_load_are_refused_when_built_and_named_when_given(tmp_path, capsys):
+    """KenLM, which the beam search loads ARPA files with, reads no unigram-only model and nothing
+    above order 6: building either used to succeed, and decoding with it ended in a C++ traceback
+    or "KenLM cannot load it (Otherwise, edit lm/max_order.hh. Byte: 99)"."""
     text = tmp_path / "text.txt"
     text.write_text("\n".join(SENTENCES))
-    with pytest.raises(ValueError, match="order must be at least 2"):
-        build_arpa(text, 1, tmp_path / "lm.arpa")
-    unigrams = tmp_path / "unigrams.arpa"
+    for order in (1, 7):
+        with pytest.raises(ValueError, match=f"order must be 2 to 6 for the beam search's KenLM, got {order}"):
+            build_arpa(text, order, tmp_path / "lm.arpa")
+        with pytest.raises(SystemExit):
+            asr_main(["lm", "build", str(text), "--order", str(order), "--out", str(tmp_path / "lm.arpa")])
+        assert f"argument --order: invalid choice: {order} (choose from 2, 3, 4, 5, 6)" in capsys.readouterr().err
+    assert not (tmp_path / "lm.arpa").exists()
+    unigrams, sevengrams = tmp_path / "unigrams.arpa", tmp_path / "sevengrams.arpa"
     write_arpa(*kneser_ney([s.split() for s in SENTENCES], 1), unigrams)
+    write_arpa(*kneser_ney([s.split() for s in SENTENCES], 7), sevengrams)
     with pytest.raises(ValueError, match=f"{unigrams}: KenLM cannot load it .*bigram"):
         BeamSearchDecoder(CharTokenizer(), unigrams)
+    with pytest.raises(ValueError, match=f"{sevengrams}: an order-7 LM; the beam search's KenLM reads at most order 6"):
+        BeamSearchDecoder(CharTokenizer(), sevengrams)
+    write_arpa(*kneser_ney([s.split() for s in SENTENCES], 6), tmp_path / "sixgrams.arpa")
+    assert BeamSearchDecoder(CharTokenizer(), tmp_path / "sixgrams.arpa").settings["method"] == "beam"
 
 
 def test_a_file_that_is_not_an_arpa_lm_is_named(tmp_path):
@@ -110,3 +122,13 @@ def test_beam_search_with_in_domain_lm_beats_greedy(tmp_path):
     assert greedy["wer"] > 0.3, "the emissions must actually confuse greedy decoding"
     assert beam["wer"] < greedy["wer"] / 2
     assert decoder.settings["method"] == "beam" and decoder.settings["lm_weight"] == 2.0
+
+
+def test_a_missing_lm_or_text_is_named_without_an_errno(tmp_path, capsys):
+    """The OSError's own str() was "[Errno 2] No such file or directory: 'lm.arpa'"."""
+    missing = tmp_path / "lm.arpa"
+    sample = Path(__file__).resolve().parents[2] / "asr" / "assets" / "samples" / "demo-echodone.wav"
+    assert asr_main(["transcribe", str(sample), "--lm", str(missing)]) == 2
+    assert asr_main(["lm", "build", str(tmp_path / "text.txt"), "--out", str(missing)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"asr: error: {missing}: no such file or directory",
+                                                    f"asr: error: {tmp_path / 'text.txt'}: no such file or directory"]
