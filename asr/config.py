@@ -8,8 +8,9 @@ import yaml
 
 from asr.augment import AugmentConfig
 from asr.features import FeatureConfig
-from asr.model import ModelConfig
+from asr.model import RNN_TYPES, SUBSAMPLES, ModelConfig
 from asr.text import DEFAULT_VOCAB
+from kernels.rnn import IMPLS
 
 
 @dataclass
@@ -74,6 +75,11 @@ AT_LEAST_ZERO = ("features.f_min", "features.freq_masks", "features.freq_mask_wi
                  "features.time_mask_width", "data.num_workers", "train.weight_decay", "train.warmup_steps",
                  "train.save_every_steps", "train.keep_last")  # keep_last 0: keep every checkpoint
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16", "fp16")
+# Settings with a fixed set of values: the model's and the trainer's own checks name neither the
+# recipe nor the section.
+CHOICES = {"model.rnn_type": tuple(RNN_TYPES), "model.subsample": SUBSAMPLES, "model.impl": IMPLS,
+           "train.precision": PRECISIONS, "train.device": DEVICES}
 
 
 def check_ranges(cfg: Config, source: str) -> None:
@@ -89,8 +95,9 @@ def check_ranges(cfg: Config, source: str) -> None:
     check_features(cfg.features, source)
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"{source}: model.dropout must lie in [0, 1), got {cfg.model.dropout!r}")
-    if cfg.train.device not in DEVICES:
-        raise ConfigError(f"{source}: train.device must be one of {list(DEVICES)}, got {cfg.train.device!r}")
+    for dotted, allowed in CHOICES.items():
+        if value(dotted) not in allowed:
+            raise ConfigError(f"{source}: {dotted} must be one of {list(allowed)}, got {value(dotted)!r}")
 
 
 def check_features(features, source: str) -> None:

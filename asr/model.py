@@ -7,6 +7,9 @@ from torch import nn
 
 import kernels
 
+RNN_TYPES = {"lstm": kernels.LSTM, "gru": kernels.GRU}
+SUBSAMPLES = (2, 4)
+
 
 @dataclass
 class ModelConfig:
@@ -33,8 +36,8 @@ class ConvFrontEnd(nn.Module):
 
     def __init__(self, n_mels: int, channels: int, subsample: int):
         super().__init__()
-        if subsample not in (2, 4):
-            raise ValueError(f"subsample must be 2 or 4, got {subsample}")
+        if subsample not in SUBSAMPLES:
+            raise ValueError(f"subsample must be one of {SUBSAMPLES}, got {subsample}")
         self.time_strides = (2, subsample // 2)
         blocks, in_ch = [], 1
         for (kt, kf), st in zip(self.KERNELS, self.time_strides):
@@ -82,9 +85,9 @@ class AcousticModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.front = ConvFrontEnd(cfg.n_mels, cfg.conv_channels, cfg.subsample)
-        rnn_cls = {"lstm": kernels.LSTM, "gru": kernels.GRU}.get(cfg.rnn_type)
+        rnn_cls = RNN_TYPES.get(cfg.rnn_type)
         if rnn_cls is None:
-            raise ValueError(f"rnn_type must be 'lstm' or 'gru', got {cfg.rnn_type!r}")
+            raise ValueError(f"rnn_type must be one of {list(RNN_TYPES)}, got {cfg.rnn_type!r}")
         self.rnn = rnn_cls(self.front.output_size, cfg.hidden_size, num_layers=cfg.num_layers, bidirectional=True,
                            batch_first=True, dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, impl=cfg.impl)
         self.norm = nn.LayerNorm(2 * cfg.hidden_size)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from asr import distributed
 from asr.checkpoint import read_checkpoint, save_checkpoint
-from asr.config import Config, config_from_dict
+from asr.config import PRECISIONS, Config, config_from_dict
 from asr.data import SpeechDataset, Unreadable, Utterance, collate, read_manifest
 from asr.decoding import greedy_decode, pause_frames
 from asr.features import FeatureConfig, SpecAugment, num_frames
@@ -40,7 +40,7 @@ from asr.trainlog import (
     record_out_of_memory,
 )
 
-AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+AMP_DTYPES = dict(zip(PRECISIONS, (None, torch.bfloat16, torch.float16)))
 
 
 def first_ids(ids: list[str], count: int) -> str:

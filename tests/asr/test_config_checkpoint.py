@@ -39,6 +39,11 @@ def test_bad_overrides_name_the_setting(tmp_path, override, message):
     ("train.warmup_steps=-1", "train.warmup_steps must be zero or more"),
     ("model.dropout=-0.5", r"model.dropout must lie in \[0, 1\)"), ("model.dropout=1", "model.dropout"),
     ("train.device=tpu", "train.device must be one of"),
+    # These four failed when the model or trainer was built, naming neither the recipe nor the section.
+    ("model.rnn_type=rnn", r"c.yaml with its overrides: model.rnn_type must be one of \['lstm', 'gru'\], got 'rnn'"),
+    ("model.subsample=3", r"model.subsample must be one of \[2, 4\], got 3"),
+    ("model.impl=cuda", r"model.impl must be one of \['auto', 'triton', 'torch'\]"),
+    ("train.precision=fp8", r"train.precision must be one of \['fp32', 'bf16', 'fp16'\]"),
     # torch.stft refused it at the first batch; the next two left mel bands empty (log of 0) silently.
     ("features.win_ms=50", "features.win_ms=50.0 is 800 samples at 16000 Hz, more than features.n_fft=512"),
     ("features.f_max=12000", r"f_max=12000 must satisfy f_min < f_max <= 8000 \(half of features.sample_rate"),
