@@ -24,16 +24,23 @@ class BucketBatchSampler(Sampler):
         if max_batch_seconds <= 0:
             raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
         self.durations = torch.tensor(durations, dtype=torch.float64)
+        self._seconds = self.durations.tolist()  # _group reads them one by one: tensor indexing is ~20x slower
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.seed, self.shuffle, self.sortagrad = seed, shuffle, sortagrad
         self.num_replicas, self.rank = num_replicas, rank
         self.epoch, self.start_batch = 0, 0
+        self._cached = (None, [])  # (epoch, its batches): len() is asked for every batch when accumulating
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         """Select the epoch; `start_batch` skips that many of its batches (resuming mid-epoch)."""
         self.epoch, self.start_batch = epoch, start_batch
 
     def _all_batches(self) -> list[list[int]]:
+        if self._cached[0] != self.epoch:
+            self._cached = (self.epoch, self._epoch_batches())
+        return self._cached[1]
+
+    def _epoch_batches(self) -> list[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         sorted_epoch = self.sortagrad and self.epoch == 0
         keys = self.durations
@@ -48,7 +55,7 @@ class BucketBatchSampler(Sampler):
         """Consecutive runs of `order` that fit the padded-audio budget."""
         batches, current, longest = [], [], 0.0
         for index in order:
-            duration = float(self.durations[index])
+            duration = self._seconds[index]
             grown = max(longest, duration) * (len(current) + 1)
             if current and (grown > self.max_batch_seconds or len(current) >= self.max_batch_size):
                 batches.append(current)
