@@ -59,10 +59,11 @@ def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: Ac
     utterances whose label needs more frames than the model outputs (speed perturbation at 1.1
     included)."""
     kept, skipped = [], {}
-    for utt in utts:
+    # One tensor call for every utterance's output frames: one call each took most of the time.
+    samples = [int(utt.duration / 1.1 * features.sample_rate) for utt in utts]
+    output_frames = model.output_lengths(torch.tensor([num_frames(n, features) for n in samples])).tolist()
+    for utt, frames in zip(utts, output_frames):
         text = normalize_text(utt.text)
-        samples = int(utt.duration / 1.1 * features.sample_rate)
-        frames = int(model.output_lengths(torch.tensor(num_frames(samples, features))))
         unknown = tokenizer.unknown_chars(text)
         if not Path(utt.audio_filepath).is_file():
             reason = "audio file missing"
