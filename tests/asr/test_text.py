@@ -76,7 +76,8 @@ def test_training_dev_wer_splits_words_at_pauses_as_evaluate_does():
             return log_probs, torch.tensor([len(path)])
 
     batch = {"feats": torch.zeros(1, len(path), 2), "lengths": torch.tensor([len(path)]),
-             "targets": torch.tensor(tok.encode("ab ba")), "target_lengths": torch.tensor([5]), "texts": ["ab ba"]}
+             "targets": torch.tensor(tok.encode("ab ba")), "target_lengths": torch.tensor([5]), "texts": ["ab ba"],
+             "ids": ["u"], "unreadable": []}  # as collate makes them
     scores = validate(FixedOutput(), [batch], tok, "cpu", frame_seconds)
     assert scores["wer"] == 0.0 and scores["cer"] == 0.0
 
