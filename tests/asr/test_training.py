@@ -20,7 +20,7 @@ from asr.features import FeatureConfig
 from asr.model import AcousticModel, ModelConfig
 from asr.text import CharTokenizer
 from asr.train import TrainingError, run, usable_utterances
-from asr.trainlog import average_checkpoints
+from asr.trainlog import average_checkpoints, latest_checkpoint, numbered_checkpoints, prune_checkpoints
 from tests.asr.synth import tone_utterance, write_tiny_recipe, write_tone_corpus
 
 TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had", "ace", "bed"]
@@ -370,6 +370,22 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     assert average_error == f"asr: error: {tmp_path}: no epoch-N.pt checkpoint in this folder to average"
     with pytest.raises(CheckpointError, match="no checkpoints"):
         average_checkpoints([], tmp_path / "x.pt")
+
+
+def test_checkpoints_are_ordered_by_training_position_not_file_time_or_name(tmp_path):
+    """A run folder copied with cp -r or scp has new file times in copy order: --resume latest,
+    train.keep_last and average --last must still see which checkpoint came last."""
+    saved = {"step-950.pt": (950, 3, 40), "step-1000.pt": (1000, 3, 90), "epoch-3.pt": (1000, 4, 0),
+             "step-1050.pt": (1050, 4, 50), "epoch-2.pt": (900, 3, 0)}
+    for age, (name, (step, epoch, batch)) in enumerate(saved.items()):
+        torch.save({"step": step, "epoch": epoch, "batches_done": batch}, tmp_path / name)
+        os.utime(tmp_path / name, (1e9 - age * 100, 1e9 - age * 100))  # the latest in training is the oldest file
+    (tmp_path / "step-7.pt").write_bytes(b"PK\x03\x04 torn by a full disk")
+    order = ["step-7.pt", "epoch-2.pt", "step-950.pt", "step-1000.pt", "epoch-3.pt", "step-1050.pt"]
+    assert [p.name for p in numbered_checkpoints(tmp_path)] == order
+    assert latest_checkpoint(tmp_path) == tmp_path / "step-1050.pt"
+    prune_checkpoints(tmp_path, keep_last=2)
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["epoch-3.pt", "step-1050.pt"]
 
 
 def test_init_from_an_exported_model_and_resume_refuses_it(tmp_path, corpus, capsys):
