@@ -38,20 +38,26 @@ _finite.__name__ = "float"  # argparse's "invalid float value" for a non-number
 
 
 def _device(text: str) -> str:
-    """An argparse type: a device this machine has (cpu, cuda, cuda:N). Torch would otherwise fail
-    in the first forward pass with a traceback about drivers."""
+    """An argparse type: a device this machine has (cpu, cuda, cuda:N; auto is cuda where a GPU is
+    visible, as for training). Torch would otherwise fail in the first forward pass with a
+    traceback about drivers."""
     import torch
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(text)
     except RuntimeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda or cuda:N") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use auto, cpu, cuda or cuda:N") from None
     if device.type not in ("cpu", "cuda"):
-        raise argparse.ArgumentTypeError(f"{text!r}: use cpu, cuda or cuda:N")
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(f"{text}: no CUDA GPU is visible")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA GPU(s) are visible")
     return text
+
+
+DEVICE_HELP = "auto (a CUDA GPU if one is visible, else cpu), cpu, cuda or cuda:N"
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -375,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint file (default: the bundled model)")
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
-    p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     p.add_argument("--batch-size", type=_positive(int), default=8, help="utterances per forward pass")
     p.add_argument("--details", help="also write each utterance's reference, hypothesis and error counts "
                    "to this JSON Lines file")
@@ -396,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="txt", choices=FORMATS, help="txt is path<TAB>text; json/jsonl add words "
                    "with start, end and confidence; srt/vtt are subtitles")
     p.add_argument("--output", help="write one file per input into this folder instead of standard output")
-    p.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     p.add_argument("--batch-size", type=_positive(int), default=8,
                    help="files (or windows of a long file) per forward pass")
     p.add_argument("--chunk-seconds", type=_positive(float), default=30.0,

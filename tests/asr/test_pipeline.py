@@ -284,3 +284,16 @@ def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
         result = asr_cli(*args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert message in result.stderr.strip().splitlines()[-1], "argparse: usage, then the error on its last line"
+
+def test_transcribe_and_evaluate_run_on_a_gpu_when_one_is_visible(monkeypatch):
+    """--device defaults to auto, as training does: a user with a GPU should not have to ask for it."""
+    from asr.cli import build_parser
+    evaluate_args = ["evaluate", "--manifest", "m.jsonl"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert build_parser().parse_args(["transcribe", "x.wav"]).device == "cpu"
+    assert build_parser().parse_args(evaluate_args).device == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert build_parser().parse_args(["transcribe", "x.wav"]).device == "cuda"
+    assert build_parser().parse_args([*evaluate_args, "--device", "auto"]).device == "cuda"
+    assert build_parser().parse_args([*evaluate_args, "--device", "cpu"]).device == "cpu"
+
