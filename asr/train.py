@@ -11,6 +11,7 @@ import functools
 import math
 import random
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -255,8 +256,7 @@ class Trainer:
         # Every rank must skip together: the others would wait in collectives this one never joins.
         if not distributed.all_true(bool(batches), self.dist, self.device):
             self.say(f"step {self.step + 1}: skipped, no readable audio in its batch")
-            self.scheduler.step()
-            self.step += 1
+            self.advance_schedule()
             return None
         total = 0.0
         for i, batch in enumerate(batches):
@@ -282,9 +282,16 @@ class Trainer:
                                     "check the data the log names)")
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-        self.step += 1
+        self.advance_schedule()
         return total if finite else None
+
+    def advance_schedule(self) -> None:
+        """A skipped step keeps its place in the schedule, so that step N always has step N's
+        learning rate; torch warns of that order when it comes first, but here it is meant."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            self.scheduler.step()
+        self.step += 1
 
     def skip_out_of_memory(self, batches: list[dict]) -> None:
         """Record the batch that ran out of memory (restarted runs skip it too) and go on; under DDP
