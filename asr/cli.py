@@ -126,7 +126,7 @@ def _add_decoding_flags(p) -> None:
 def cmd_lm_build(args) -> int:
     from asr.lm import build_arpa
     summary = build_arpa(args.text, args.order, args.out)
-    print(f"wrote {args.out}: order {args.order}, {summary['sentences']} sentences, "
+    print(f"wrote {args.out}: order {args.order}, {summary['sentences']} sentence(s), "
           f"{summary['vocabulary']} unigrams, n-grams per order {summary['ngrams']}")
     return 0
 
