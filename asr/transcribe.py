@@ -118,7 +118,11 @@ class Transcriber:
             if wave is None:
                 yield from self._flush(pending)
                 pending = []
-                yield item, self._transcribe_long(item, duration, windows)
+                try:  # a long file can break in any window (a corrupt block half an hour in)
+                    result = self._transcribe_long(item, duration, windows)
+                except AudioError as error:
+                    result = error
+                yield item, result
                 continue
             pending.append((item, wave))
             if len(pending) >= self.batch_size:

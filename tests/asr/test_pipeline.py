@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from asr.audio import AudioError
 from asr.config import load_config
 from asr.evaluate import evaluate
 from asr.train import run
@@ -147,6 +148,22 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
     result = transcriber._transcribe_long("long.wav", t, transcriber._windows(t))
     assert [w.word for w in result.words] == [w.word for w in truth]
     assert [w.start for w in result.words] == pytest.approx([w.start for w in truth], abs=1e-3)
+
+
+def test_a_long_file_that_breaks_half_way_is_reported_and_the_next_files_transcribed(trained, tmp_path):
+    """Long files are read window by window, so a corrupt block past the start shows only there:
+    it used to end the whole transcription with the files after it never read."""
+    folder, _, checkpoint = trained
+    sf.write(tmp_path / "long.flac", np.random.default_rng(0).normal(0, 0.1, 12 * 16000), 16000)
+    data = bytearray((tmp_path / "long.flac").read_bytes())
+    middle = len(data) // 2
+    data[middle: middle + 20000] = b"\xff" * 20000
+    (tmp_path / "broken.flac").write_bytes(bytes(data))
+    good = folder / "data" / "utt0.wav"
+    transcriber = Transcriber(checkpoint, chunk_seconds=3.0, overlap_seconds=1.0)
+    (broken, error), (after, result) = transcriber.transcribe([tmp_path / "broken.flac", good])
+    assert isinstance(error, AudioError) and error.path == str(tmp_path / "broken.flac")
+    assert after == good and result.text == "abc"
 
 
 @pytest.mark.slow
