@@ -39,6 +39,13 @@ def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[n
     return np.ascontiguousarray(audio.T, dtype=np.float32), rate
 
 
+def _reason(soundfile_error: Exception, fallback_error: Exception) -> str:
+    """libsndfile's words where it knew the format and found the file broken ("flac decoder lost
+    sync"); otherwise the type of the fallback's error, which tried the formats libsndfile lacks."""
+    said = (getattr(soundfile_error, "error_string", "") or "").removeprefix("Error : ").rstrip(".")
+    return said if said and "not recognised" not in said else type(fallback_error).__name__
+
+
 def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
                duration: float | None = None) -> torch.Tensor:
     """Read `path` (optionally a segment) as mono float32 at `sample_rate`: a 1-D tensor.
@@ -55,11 +62,11 @@ def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
         raise AudioError(path, "empty file (0 bytes)")
     try:
         audio, rate = _read_soundfile(path, offset, duration)
-    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+    except (soundfile.LibsndfileError, RuntimeError, TypeError) as unread:
         try:
             audio, rate = _read_fallback(path, offset, duration)
         except Exception as error:  # audioread and its backends raise many unrelated types
-            raise AudioError(path, f"not a readable audio file ({type(error).__name__})") from None
+            raise AudioError(path, f"not a readable audio file ({_reason(unread, error)})") from None
     if audio.size == 0:
         raise AudioError(path, "contains no audio samples")
     if not np.isfinite(audio).all():

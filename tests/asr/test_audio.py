@@ -58,6 +58,15 @@ def test_bad_files_raise_audio_error_naming_file(tmp_path):
         assert name in str(info.value)
 
 
+def test_a_corrupt_file_of_a_known_format_says_what_its_decoder_found(tmp_path):
+    """Not the type of the fallback reader's error (NoBackendError), which tells a user nothing."""
+    write(tmp_path / "ok.flac", np.random.default_rng(0).normal(0, 0.1, 4 * 16000).astype(np.float32), 16000)
+    data = bytearray((tmp_path / "ok.flac").read_bytes())
+    data[len(data) // 2:] = b"\xff" * (len(data) - len(data) // 2)
+    (tmp_path / "broken.flac").write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=r"broken.flac: not a readable audio file \(.*flac decoder.*\)"):
+        load_audio(tmp_path / "broken.flac")
+
 def test_fallback_reader_for_what_soundfile_cannot_read(tmp_path, monkeypatch):
     import asr.audio
     path = write(tmp_path / "a.wav", np.sin(np.arange(8000) / 5).astype(np.float32), 8000, subtype="FLOAT")
