@@ -306,7 +306,7 @@ def cmd_transcribe(args) -> int:
             print("\n]")
     if args.verbose:
         elapsed = time.time() - start
-        print(f"asr: {audio_seconds:.1f} s of audio in {elapsed:.1f} s, real-time factor "
+        print(f"asr: {audio_seconds:.1f} s of audio in {elapsed:.1f} s on {args.device}, real-time factor "
               f"{elapsed / max(audio_seconds, 1e-9):.3f}", file=sys.stderr)
     return 1 if failures else 0
 
@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="files (or windows of a long file) per forward pass")
     p.add_argument("--chunk-seconds", type=_positive(float), default=30.0,
                    help="longer audio is decoded in overlapping windows")
-    p.add_argument("--verbose", action="store_true", help="report the real-time factor on stderr")
+    p.add_argument("--verbose", action="store_true", help="report the device and the real-time factor on stderr")
     _add_decoding_flags(p)
     p.set_defaults(func=cmd_transcribe)
     return parser
