@@ -382,7 +382,7 @@ def test_checkpoints_are_ordered_by_training_position_not_file_time_or_name(tmp_
              "step-1050.pt": (1050, 4, 50), "epoch-2.pt": (900, 3, 0)}
     for age, (name, (step, epoch, batch)) in enumerate(saved.items()):
         torch.save({"step": step, "epoch": epoch, "batches_done": batch}, tmp_path / name)
-        os.utime(tmp_path / name, (1e9 - age * 100, 1e9 - age * 100))  # the latest in training is the oldest file
+        os.utime(tmp_path / name, (1e9 - age * 100, 1e9 - age * 100))  # by file time, step-950 came last
     (tmp_path / "step-7.pt").write_bytes(b"PK\x03\x04 torn by a full disk")
     order = ["step-7.pt", "epoch-2.pt", "step-950.pt", "step-1000.pt", "epoch-3.pt", "step-1050.pt"]
     assert [p.name for p in numbered_checkpoints(tmp_path)] == order
