@@ -42,8 +42,8 @@ def _device(text: str) -> str:
     visible, as for training). Torch would otherwise fail in the first forward pass with a
     traceback about drivers."""
     import torch
-    if text == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    if text == "auto":  # resolved by Transcriber (pick_device)
+        return text
     try:
         device = torch.device(text)
     except RuntimeError:
@@ -306,7 +306,7 @@ def cmd_transcribe(args) -> int:
             print("\n]")
     if args.verbose:
         elapsed = time.time() - start
-        print(f"asr: {audio_seconds:.1f} s of audio in {elapsed:.1f} s on {args.device}, real-time factor "
+        print(f"asr: {audio_seconds:.1f} s of audio in {elapsed:.1f} s on {transcriber.device}, real-time factor "
               f"{elapsed / max(audio_seconds, 1e-9):.3f}", file=sys.stderr)
     return 1 if failures else 0
 

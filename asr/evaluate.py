@@ -6,7 +6,7 @@ from asr.scoring import corpus_rates, utterance_errors
 from asr.transcribe import Transcriber
 
 
-def evaluate(checkpoint, manifest, device: str = "cpu", batch_size: int = 8, **decoding) -> dict:
+def evaluate(checkpoint, manifest, device: str = "auto", batch_size: int = 8, **decoding) -> dict:
     """Decode every utterance (greedy, or beam search with `lm=` and its settings); unreadable
     audio is reported and counted, not scored. `details` holds each scored utterance's texts and
     edit counts, in manifest order."""

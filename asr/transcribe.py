@@ -18,10 +18,18 @@ from asr.formats import Transcript, Word
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
 
 
+def pick_device(name: str) -> str:
+    """auto: a CUDA GPU where one is visible, else cpu (as training picks); any other name as given."""
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
 class Transcriber:
     """Example:
-        >>> for item, result in Transcriber("model.pt").transcribe(["a.wav", "b.flac"]):
+        >>> for item, result in Transcriber().transcribe(["a.wav", "b.flac"]):
         ...     print(item, result.text)
+
+    Without a checkpoint it loads the bundled default model, and `device="auto"` picks a CUDA GPU
+    where one is visible, as `asr transcribe` does.
 
     Audio longer than `chunk_seconds` is read and decoded one window at a time; windows overlap
     by `overlap_seconds` and each word is kept from the window where its midpoint lies farthest
@@ -30,9 +38,10 @@ class Transcriber:
     file's length.
     """
 
-    def __init__(self, checkpoint, device: str = "cpu", batch_size: int = 8, chunk_seconds: float = 30.0,
+    def __init__(self, checkpoint=DEFAULT_MODEL, device: str = "auto", batch_size: int = 8, chunk_seconds: float = 30.0,
                  overlap_seconds: float = 4.0, lm=None, beam_size: int = 50, lm_weight: float = 1.0,
                  word_score: float = 0.0):
+        device = pick_device(device)
         self.model, self.cfg, self.tokenizer, _ = load_model(checkpoint, device)
         self.name = Path(checkpoint).name
         self.device = torch.device(device)

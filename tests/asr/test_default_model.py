@@ -46,7 +46,7 @@ def test_word_times_fall_on_the_known_positions_of_the_speech(tmp_path):
     soundfile.write(tmp_path / "two.wav", audio, 16000)
     first = (1.0, 1.0 + clips[0].size / 16000)
     second = (first[1] + 1.5, first[1] + 1.5 + clips[1].size / 16000)
-    (_, result), = Transcriber(DEFAULT_MODEL).transcribe([tmp_path / "two.wav"])
+    (_, result), = Transcriber().transcribe([tmp_path / "two.wav"])  # the Python API's default: the bundled model
     assert result.words, "no words"
     slack = 0.25
     inside = [any(lo - slack <= (w.start + w.end) / 2 <= hi + slack for lo, hi in (first, second))

@@ -16,7 +16,7 @@ from asr.audio import AudioError
 from asr.config import load_config
 from asr.evaluate import evaluate
 from asr.train import run
-from asr.transcribe import Transcriber
+from asr.transcribe import Transcriber, pick_device
 from tests.asr.synth import write_tiny_recipe, write_tone_corpus
 
 TEXTS = ["abc", "bad cab", "dead beef", "face", "cafe bead", "he had"]
@@ -306,12 +306,10 @@ def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
 def test_transcribe_and_evaluate_run_on_a_gpu_when_one_is_visible(monkeypatch):
     """--device defaults to auto, as training does: a user with a GPU should not have to ask for it."""
     from asr.cli import build_parser
-    evaluate_args = ["evaluate", "--manifest", "m.jsonl"]
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert build_parser().parse_args(["transcribe", "x.wav"]).device == "cpu"
-    assert build_parser().parse_args(evaluate_args).device == "cpu"
+    assert build_parser().parse_args(["transcribe", "x.wav"]).device == "auto"
+    assert build_parser().parse_args(["evaluate", "--manifest", "m.jsonl"]).device == "auto"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert build_parser().parse_args(["transcribe", "x.wav"]).device == "cuda"
-    assert build_parser().parse_args([*evaluate_args, "--device", "auto"]).device == "cuda"
-    assert build_parser().parse_args([*evaluate_args, "--device", "cpu"]).device == "cpu"
+    assert pick_device("auto") == "cuda" and pick_device("cpu") == "cpu" and pick_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == "cpu"
 
