@@ -13,8 +13,13 @@ DEFAULT_ROOT = Path("/usr/share/asterisk/sounds/en")
 DEFAULT_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 # Descriptions, not speech: "[sound of monkeys screaming]", "(10 seconds of silence)",
-# "IAX (note: does not say "2")", "... pound key. (simple tone sound plays)".
-_DESCRIPTION = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+# "IAX (note: does not say "2")", "... pound key. (simple tone sound plays)", "<beep ascending>".
+_DESCRIPTION = re.compile(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>")
+# Misspellings in core-sounds-en.txt (the recordings say the real words): as targets they teach
+# spellings that do not exist, and as references a correct hypothesis would count as an error.
+_MISSPELLINGS = {"represenatives": "representatives", "umute": "unmute", "witheld": "withheld",
+                 "Un-indentified": "Unidentified", "fourtieth": "fortieth", "exclaimation": "exclamation"}
+_MISSPELLED = re.compile(r"\b(" + "|".join(map(re.escape, _MISSPELLINGS)) + r")\b")
 # The prompts write the telephone keys as symbols ("followed by # or just # to exit") and the speaker
 # says their names: dropped by the text normaliser, they would leave spoken words out of the targets.
 _KEYS = re.compile(r"[*#]")
@@ -41,9 +46,11 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
         if not normalize_text(spoken):
             report.skip("non-speech prompt (a bracketed or parenthesised description only)", where)
             continue
-        # Split by the text as written, so that spelling out the keys moved no prompt between splits.
+        # Split by the text as written, so that spelling out the keys or mending a misspelling moved
+        # no prompt between splits.
         split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
         said = _KEYS.sub(lambda key: _KEY_NAMES[key.group()], spoken)
+        said = _MISSPELLED.sub(lambda word: _MISSPELLINGS[word.group()], said)
         report.add(split, where, root / f"{name.strip()}.wav", said, id=name.strip(), speaker="allison")
 
 

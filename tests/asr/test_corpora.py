@@ -146,7 +146,9 @@ def test_asterisk_split_by_prompt_text(tmp_path):
     names = {"thanks": "Thank you.", "thanks-again": "Thank you!", "digits/5": "5", "beep": "[a beep tone]",
              "letters/at": "at [@]", "silence/2": "(2 seconds of silence)",
              "vm-intro": "Press the pound key. (simple tone sound plays)",
-             "dictate": "followed by # or just #, then press *.", "gone": "A prompt without audio."}
+             "dictate": "followed by # or just #, then press *.", "gone": "A prompt without audio.",
+             "join": "<beep ascending>", "busy": "All of our represenatives are busy.",
+             "withheld": "Un-indentified or witheld."}
     for name in names:
         if name != "gone":
             tone(root / f"{name}.wav", rate=8000)
@@ -156,14 +158,18 @@ def test_asterisk_split_by_prompt_text(tmp_path):
         f.write(text)
     report, _ = prepare_corpus("asterisk", root, tmp_path / "out", transcripts=transcripts)
     kept = {e["id"]: (split, e["text"]) for split, es in report.splits.items() for e in es}
-    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro", "dictate"}
+    assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro", "dictate", "busy",
+                         "withheld"}
     assert kept["thanks"][0] == kept["thanks-again"][0], "same text, same split"
     assert kept["letters/at"][1] == "at" and kept["digits/5"][1] == "5"
     assert kept["vm-intro"][1] == "Press the pound key."
     assert kept["dictate"][1] == "followed by pound or just pound, then press star."
     written = stable_split(normalize_text(names["dictate"]), FRACTIONS, salt="asterisk")
     assert kept["dictate"][0] == written, "spelling out the keys must not move a prompt to another split"
-    assert len(report.skipped["non-speech prompt (a bracketed or parenthesised description only)"]) == 2
+    assert kept["busy"][1] == "All of our representatives are busy."
+    assert kept["withheld"][1] == "Unidentified or withheld."
+    assert kept["busy"][0] == stable_split(normalize_text(names["busy"]), FRACTIONS, salt="asterisk")
+    assert len(report.skipped["non-speech prompt (a bracketed or parenthesised description only)"]) == 3
     assert len(report.skipped["malformed transcript line"]) == 1
     assert len(report.skipped["audio file missing"]) == 1
 
