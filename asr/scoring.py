@@ -7,12 +7,8 @@ from asr.text import normalize_text
 
 def utterance_errors(reference: str, hypothesis: str) -> dict:
     """One utterance's normalised texts and edit counts, for finding where a model goes wrong.
-    An empty reference makes every hypothesis word an insertion (corpus_rates leaves it out)."""
+    An empty reference makes every hypothesis word an insertion."""
     ref, hyp = normalize_text(reference), normalize_text(hypothesis)
-    if not ref:  # jiwer rejects empty references
-        return {"reference": ref, "hypothesis": hyp, "words": 0, "word_errors": len(hyp.split()),
-                "substitutions": 0, "deletions": 0, "insertions": len(hyp.split()), "chars": 0,
-                "char_errors": len(hyp)}
     words, chars = jiwer.process_words(ref, hyp), jiwer.process_characters(ref, hyp)
     return {"reference": ref, "hypothesis": hyp, "words": len(ref.split()),
             "word_errors": words.substitutions + words.deletions + words.insertions,
@@ -21,14 +17,13 @@ def utterance_errors(reference: str, hypothesis: str) -> dict:
 
 
 def corpus_rates(details: list[dict]) -> dict:
-    """WER and CER over a corpus from utterance_errors rows: errors summed over utterances,
-    divided by the summed reference length (jiwer's corpus rates); empty references left out."""
-    scored = [d for d in details if d["words"]]
-    if not scored:
-        return {"wer": 0.0, "cer": 0.0, "utterances": 0}
-    return {"wer": sum(d["word_errors"] for d in scored) / sum(d["words"] for d in scored),
-            "cer": sum(d["char_errors"] for d in scored) / sum(d["chars"] for d in scored),
-            "utterances": len(scored)}
+    """WER and CER over a corpus from utterance_errors rows: errors summed over utterances, divided
+    by the summed reference length, as jiwer computes them. Words hypothesised where the reference
+    is empty (silence, noise) count as insertions, as in jiwer, sclite and Kaldi's compute-wer: a
+    model that talks over silence is worse for it."""
+    words, chars = sum(d["words"] for d in details), sum(d["chars"] for d in details)
+    return {"wer": sum(d["word_errors"] for d in details) / max(words, 1),
+            "cer": sum(d["char_errors"] for d in details) / max(chars, 1), "utterances": len(details)}
 
 
 def error_rates(references: list[str], hypotheses: list[str]) -> dict:

@@ -100,6 +100,16 @@ def test_utterance_errors_match_hand_counts_and_sum_to_the_corpus_rates():
     assert utterance_errors("", "uh huh")["insertions"] == 2
 
 
+def test_words_said_over_silence_count_as_insertions_as_jiwer_counts_them():
+    import jiwer
+    references, hypotheses = ["the cat sat", "", ""], ["the cat", "uh huh", ""]
+    scores = error_rates(references, hypotheses)
+    assert scores["wer"] == pytest.approx(jiwer.wer(references, hypotheses)) == pytest.approx(3 / 3)
+    assert scores["cer"] == pytest.approx(jiwer.cer(references, hypotheses))
+    assert scores["utterances"] == 3
+    assert error_rates([""], ["um"])["wer"] == pytest.approx(jiwer.wer([""], ["um"]))
+
+
 def test_word_timestamps_from_hand_made_emissions():
     import torch
 
