@@ -20,11 +20,16 @@ class AudioError(ValueError):
 
 
 def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
-    with soundfile.SoundFile(str(path)) as f:
+    with soundfile.SoundFile(str(path)) as f:  # raises for formats libsndfile lacks: the fallback's
         rate = f.samplerate
-        f.seek(int(round(offset * rate)))
         frames = -1 if duration is None else int(round(duration * rate))
-        return f.read(frames, dtype="float32", always_2d=True), rate
+        try:
+            f.seek(int(round(offset * rate)))
+            return f.read(frames, dtype="float32", always_2d=True), rate
+        except (soundfile.LibsndfileError, RuntimeError) as error:
+            # libsndfile knows this format and found the data damaged. No fallback: ffmpeg, where
+            # installed, would decode around the damage and hide it.
+            raise AudioError(path, f"not a readable audio file ({_libsndfile_words(error) or error})") from None
 
 
 def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
@@ -39,11 +44,16 @@ def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[n
     return np.ascontiguousarray(audio.T, dtype=np.float32), rate
 
 
+def _libsndfile_words(error: Exception) -> str:
+    """What libsndfile said ("unknown error in flac decoder"), or "" where it did not know the format."""
+    said = (getattr(error, "error_string", "") or "").removeprefix("Error : ").rstrip(".")
+    return "" if "not recognised" in said else said
+
+
 def _reason(soundfile_error: Exception, fallback_error: Exception) -> str:
-    """libsndfile's words where it knew the format and found the file broken ("flac decoder lost
-    sync"); otherwise the type of the fallback's error, which tried the formats libsndfile lacks."""
-    said = (getattr(soundfile_error, "error_string", "") or "").removeprefix("Error : ").rstrip(".")
-    return said if said and "not recognised" not in said else type(fallback_error).__name__
+    """libsndfile's words where it knew the format and found the file broken; otherwise the type of
+    the fallback's error, which tried the formats libsndfile lacks."""
+    return _libsndfile_words(soundfile_error) or type(fallback_error).__name__
 
 
 def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
