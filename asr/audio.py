@@ -87,12 +87,13 @@ def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
     return wave.contiguous()
 
 
-def duration_seconds(path) -> float:
-    """Length without decoding, from the header where soundfile can read one."""
+def header_duration(path) -> float | None:
+    """Length in seconds from the file's header, without decoding; None where libsndfile cannot
+    read one (m4a, a missing or broken file): there only decoding tells."""
     try:
         return soundfile.info(str(path)).duration
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
-        return load_audio(path).numel() / SAMPLE_RATE
+        return None
 
 
 def is_audio_path(path) -> bool:

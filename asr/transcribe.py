@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import AudioError, duration_seconds, load_audio
+from asr.audio import AudioError, header_duration, load_audio
 from asr.checkpoint import load_model
 from asr.data import Utterance, pad_features
 from asr.decoding import BeamSearchDecoder, greedy_decode, pause_frames, word_timestamps
@@ -35,7 +35,8 @@ class Transcriber:
     by `overlap_seconds` and each word is kept from the window where its midpoint lies farthest
     from a window edge, so no word is duplicated or dropped at a seam. Memory is bounded by one
     batch of windows: about batch_size × chunk_seconds of audio and its activations, whatever the
-    file's length.
+    file's length, except for formats libsndfile cannot read (m4a): only decoding gives their
+    length, so they are decoded once, whole, and cut into windows in memory.
     """
 
     def __init__(self, checkpoint=DEFAULT_MODEL, device: str = "auto", batch_size: int = 8, chunk_seconds: float = 30.0,
@@ -93,11 +94,25 @@ class Transcriber:
             windows.append((offset, min(self.chunk_seconds, duration - offset), keep_from, keep_to))
         return windows
 
-    def _transcribe_long(self, item, duration: float, windows) -> Transcript:
+    def _measure(self, item) -> tuple[float, torch.Tensor | None]:
+        """(seconds, the decoded audio where only decoding told the length, else None)."""
+        if isinstance(item, Utterance):
+            return item.duration, None
+        seconds = header_duration(item)
+        if seconds is not None:
+            return seconds, None
+        # Decoded once, whole: reading a window of such a file (through audioread) decodes all before it.
+        decoded = self._load(item)
+        return decoded.numel() / self.cfg.features.sample_rate, decoded
+
+    def _transcribe_long(self, item, duration: float, windows, decoded: torch.Tensor | None = None) -> Transcript:
+        rate = self.cfg.features.sample_rate
         words = []
         for first in range(0, len(windows), self.batch_size):
             batch = windows[first: first + self.batch_size]
-            waves = [self._load(item, offset, length) for offset, length, _, _ in batch]
+            waves = [self._load(item, offset, length) if decoded is None  # the samples a seek would read:
+                     else decoded[round(offset * rate):][:round(length * rate)]
+                     for offset, length, _, _ in batch]
             for (offset, _, keep_from, keep_to), (_, window_words) in zip(batch, self._decode(waves)):
                 for w in window_words:
                     w.start, w.end = round(w.start + offset, 3), round(w.end + offset, 3)
@@ -116,24 +131,25 @@ class Transcriber:
         pending: list[tuple[object, torch.Tensor]] = []
         for item in items:
             try:
-                duration = item.duration if isinstance(item, Utterance) else duration_seconds(item)
+                duration, decoded = self._measure(item)
                 windows = self._windows(duration)
-                wave = self._load(item) if len(windows) == 1 else None
+                if len(windows) == 1 and decoded is None:
+                    decoded = self._load(item)
             except AudioError as error:
                 yield from self._flush(pending)
                 pending = []
                 yield item, error
                 continue
-            if wave is None:
+            if len(windows) > 1:
                 yield from self._flush(pending)
                 pending = []
                 try:  # a long file can break in any window (a corrupt block half an hour in)
-                    result = self._transcribe_long(item, duration, windows)
+                    result = self._transcribe_long(item, duration, windows, decoded)
                 except AudioError as error:
                     result = error
                 yield item, result
                 continue
-            pending.append((item, wave))
+            pending.append((item, decoded))
             if len(pending) >= self.batch_size:
                 yield from self._flush(pending)
                 pending = []

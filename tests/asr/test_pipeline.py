@@ -166,6 +166,32 @@ def test_a_long_file_that_breaks_half_way_is_reported_and_the_next_files_transcr
     assert after == good and result.text == "abc"
 
 
+def test_a_file_whose_length_only_decoding_tells_is_decoded_once_into_the_same_windows(trained, tmp_path,
+                                                                                      monkeypatch):
+    """m4a and the other formats libsndfile lacks have no header it reads, and reading a window of
+    one (through audioread) decodes all the audio before it: such a file is decoded once, whole,
+    and cut into exactly the windows seeking would read (it was decoded for its length, then again
+    for every window)."""
+    import asr.transcribe
+    _, _, checkpoint = trained
+    transcriber = Transcriber(checkpoint, chunk_seconds=3.0, overlap_seconds=1.0)
+    rate = transcriber.cfg.features.sample_rate
+    ramp = np.arange(8 * rate + 37, dtype=np.float32) / (8 * rate)  # each sample tells where it lies
+    sf.write(tmp_path / "ramp.wav", ramp, rate, subtype="FLOAT")
+    load, reads, heard = transcriber._load, [], []
+    monkeypatch.setattr(transcriber, "_load", lambda *args: reads.append(args[1:]) or load(*args))
+    monkeypatch.setattr(transcriber, "_decode", lambda waves: heard.extend(waves) or [("", [])] * len(waves))
+    (_, seeking), = transcriber.transcribe([tmp_path / "ramp.wav"])
+    seeked, heard[:] = list(heard), []
+    assert len(reads) == len(seeked) > 1, "a file with a header: one read per window"
+    monkeypatch.setattr(asr.transcribe, "header_duration", lambda path: None)  # as for an m4a
+    reads[:] = []
+    (_, decoding), = transcriber.transcribe([tmp_path / "ramp.wav"])
+    assert reads == [()], "decoded once, whole"
+    assert decoding.duration == seeking.duration == round(ramp.size / rate, 3)
+    assert len(heard) == len(seeked) and all(torch.equal(a, b) for a, b in zip(heard, seeked))
+
+
 @pytest.mark.slow
 def test_cli_refuses_two_inputs_that_would_write_one_output_file(trained, tmp_path):
     folder, _, checkpoint = trained
