@@ -20,7 +20,8 @@ class AudioError(ValueError):
 
 
 def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
-    with soundfile.SoundFile(str(path)) as f:  # raises for formats libsndfile lacks: the fallback's
+    # Opening raises for formats libsndfile lacks; load_audio hands those to the fallback reader.
+    with soundfile.SoundFile(str(path)) as f:
         rate = f.samplerate
         frames = -1 if duration is None else int(round(duration * rate))
         try:

@@ -110,7 +110,8 @@ class Transcriber:
         words = []
         for first in range(0, len(windows), self.batch_size):
             batch = windows[first: first + self.batch_size]
-            waves = [self._load(item, offset, length) if decoded is None  # the samples a seek would read:
+            # Cut from `decoded`, a window holds the very samples a seek would read.
+            waves = [self._load(item, offset, length) if decoded is None
                      else decoded[round(offset * rate):][:round(length * rate)]
                      for offset, length, _, _ in batch]
             for (offset, _, keep_from, keep_to), (_, window_words) in zip(batch, self._decode(waves)):
