@@ -67,6 +67,7 @@ def test_a_corrupt_file_of_a_known_format_says_what_its_decoder_found(tmp_path):
     with pytest.raises(AudioError, match=r"broken.flac: not a readable audio file \(.*flac decoder.*\)"):
         load_audio(tmp_path / "broken.flac")
 
+
 def test_fallback_reader_for_what_soundfile_cannot_read(tmp_path, monkeypatch):
     import asr.audio
     path = write(tmp_path / "a.wav", np.sin(np.arange(8000) / 5).astype(np.float32), 8000, subtype="FLOAT")
