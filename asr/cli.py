@@ -58,6 +58,7 @@ def _device(text: str) -> str:
 
 
 DEVICE_HELP = "auto (a CUDA GPU if one is visible, else cpu), cpu, cuda or cuda:N"
+MODEL_HELP = "checkpoint file (default: %(default)s, the bundled model)"
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -270,17 +271,14 @@ def cmd_transcribe(args) -> int:
     from asr.audio import AudioError
     from asr.fileio import atomic_write_text, writable_folder
     from asr.formats import render
-    model = Path(args.model) if args.model else DEFAULT_MODEL
     out_dir = Path(args.output) if args.output else None
-    if not args.model and not DEFAULT_MODEL.exists():
-        return _fail("no default model is bundled yet; pass --model CHECKPOINT (train one with `asr train`)")
     with tempfile.TemporaryDirectory() as stdin_dir:
         # The inputs first: a mistake in them is reported before the model is loaded.
         items = expand_inputs(args.paths, Path(stdin_dir))
         stems = output_stems(items) if out_dir else [None] * len(items)
         if out_dir:
             writable_folder(out_dir)
-        transcriber = Transcriber(model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
+        transcriber = Transcriber(args.model, args.device, args.batch_size, args.chunk_seconds, **_decoding(args))
         failures, audio_seconds, start = 0, 0.0, time.time()
         if args.format == "json" and not out_dir:
             print("[")
@@ -379,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
-    p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint file (default: the bundled model)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
     p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
     p.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     p.add_argument("--batch-size", type=_positive(int), default=8, help="utterances per forward pass")
@@ -398,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transcribe", help="print `path<TAB>text` for each audio file", formatter_class=fmt)
     p.add_argument("paths", nargs="+", help="audio files, directories (searched recursively), .jsonl manifests, "
                    "or - for one file on standard input")
-    p.add_argument("--model", help=f"checkpoint file (default: the bundled model, {DEFAULT_MODEL.name})")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
     p.add_argument("--format", default="txt", choices=FORMATS, help="txt is path<TAB>text; json/jsonl add words "
                    "with start, end and confidence; srt/vtt are subtitles")
     p.add_argument("--output", help="write one file per input into this folder instead of standard output")
