@@ -309,8 +309,18 @@ def cmd_transcribe(args) -> int:
     return 1 if failures else 0
 
 
+class ShownDefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends a default only where there is one to read: "(default: None)" after every
+    required or optional-without-default argument is noise, and doubles a help that says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = ShownDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with persistent Triton RNN kernels.")
     sub = parser.add_subparsers(dest="command", required=True)
 
