@@ -15,11 +15,17 @@ FRACTIONS = {"train": 0.8, "dev": 0.1, "test": 0.1}
 # Descriptions, not speech: "[sound of monkeys screaming]", "(10 seconds of silence)",
 # "IAX (note: does not say "2")", "... pound key. (simple tone sound plays)", "<beep ascending>".
 _DESCRIPTION = re.compile(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>")
-# Misspellings in core-sounds-en.txt (the recordings say the real words): as targets they teach
-# spellings that do not exist, and as references a correct hypothesis would count as an error.
-_MISSPELLINGS = {"represenatives": "representatives", "umute": "unmute", "witheld": "withheld",
-                 "Un-indentified": "Unidentified", "fourtieth": "fortieth", "exclaimation": "exclamation"}
-_MISSPELLED = re.compile(r"\b(" + "|".join(map(re.escape, _MISSPELLINGS)) + r")\b")
+# Words written otherwise than the recordings say them: as targets they teach the wrong letters, and as
+# references a correct hypothesis would count as errors. Misspellings in core-sounds-en.txt; acronyms
+# spoken letter by letter (the normaliser would make "PBX" one word, "www.asterisk.org" one long one);
+# telephone numbers read digit by digit ("dial 500" is "five zero zero", not "five hundred"). IAX, SIP
+# and DAHDI are said as words; H.323 and 28.8 are left as written, not being sure what is said.
+_SAID_AS = {"represenatives": "representatives", "umute": "unmute", "witheld": "withheld",
+            "Un-indentified": "Unidentified", "fourtieth": "fortieth", "exclaimation": "exclamation",
+            "PBX": "P B X", "IVR": "I V R", "IP": "I P", "USB": "U S B", "MGCP": "M G C P",
+            "www.asterisk.org": "w w w dot asterisk dot org",
+            "500": "5 0 0", "600": "6 0 0", "1234": "1 2 3 4", "4242": "4 2 4 2", "8500": "8 5 0 0"}
+_WRITTEN_OTHERWISE = re.compile(r"\b(" + "|".join(map(re.escape, _SAID_AS)) + r")\b")
 # The prompts write the telephone keys as symbols ("followed by # or just # to exit") and the speaker
 # says their names: dropped by the text normaliser, they would leave spoken words out of the targets.
 _KEYS = re.compile(r"[*#]")
@@ -46,11 +52,11 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
         if not normalize_text(spoken):
             report.skip("non-speech prompt (a bracketed or parenthesised description only)", where)
             continue
-        # Split by the text as written, so that spelling out the keys or mending a misspelling moved
-        # no prompt between splits.
+        # Split by the text as written, so that spelling out the keys or writing a word as it is said
+        # moved no prompt between splits.
         split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
         said = _KEYS.sub(lambda key: _KEY_NAMES[key.group()], spoken)
-        said = _MISSPELLED.sub(lambda word: _MISSPELLINGS[word.group()], said)
+        said = _WRITTEN_OTHERWISE.sub(lambda word: _SAID_AS[word.group()], said)
         report.add(split, where, root / f"{name.strip()}.wav", said, id=name.strip(), speaker="allison")
 
 

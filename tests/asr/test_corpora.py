@@ -148,7 +148,7 @@ def test_asterisk_split_by_prompt_text(tmp_path):
              "vm-intro": "Press the pound key. (simple tone sound plays)",
              "dictate": "followed by # or just #, then press *.", "gone": "A prompt without audio.",
              "join": "<beep ascending>", "busy": "All of our represenatives are busy.",
-             "withheld": "Un-indentified or witheld."}
+             "withheld": "Un-indentified or witheld.", "demo": "Visit www.asterisk.org, dial 500 on the PBX."}
     for name in names:
         if name != "gone":
             tone(root / f"{name}.wav", rate=8000)
@@ -159,7 +159,7 @@ def test_asterisk_split_by_prompt_text(tmp_path):
     report, _ = prepare_corpus("asterisk", root, tmp_path / "out", transcripts=transcripts)
     kept = {e["id"]: (split, e["text"]) for split, es in report.splits.items() for e in es}
     assert set(kept) == {"thanks", "thanks-again", "digits/5", "letters/at", "vm-intro", "dictate", "busy",
-                         "withheld"}
+                         "withheld", "demo"}
     assert kept["thanks"][0] == kept["thanks-again"][0], "same text, same split"
     assert kept["letters/at"][1] == "at" and kept["digits/5"][1] == "5"
     assert kept["vm-intro"][1] == "Press the pound key."
@@ -169,6 +169,8 @@ def test_asterisk_split_by_prompt_text(tmp_path):
     assert kept["busy"][1] == "All of our representatives are busy."
     assert kept["withheld"][1] == "Unidentified or withheld."
     assert kept["busy"][0] == stable_split(normalize_text(names["busy"]), FRACTIONS, salt="asterisk")
+    assert normalize_text(kept["demo"][1]) == "visit w w w dot asterisk dot org dial five zero zero on the p b x"
+    assert kept["demo"][0] == stable_split(normalize_text(names["demo"]), FRACTIONS, salt="asterisk")
     assert len(report.skipped["non-speech prompt (a bracketed or parenthesised description only)"]) == 3
     assert len(report.skipped["malformed transcript line"]) == 1
     assert len(report.skipped["audio file missing"]) == 1
