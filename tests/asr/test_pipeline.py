@@ -329,6 +329,23 @@ def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert message in result.stderr.strip().splitlines()[-1], "argparse: usage, then the error on its last line"
 
+
+def test_help_states_each_default_once(capsys):
+    """argparse's defaults formatter wrote "(default: None)" after every flag without a default, and a
+    second default after helps that name theirs ("the bundled model", "RUN_DIR/curves.png")."""
+    from asr.cli import main
+    for command, default in [("transcribe", "the bundled model"), ("evaluate", "the bundled model"),
+                             ("plot", "RUN_DIR/curves.png"), ("prepare", "Debian's"), ("train", None)]:
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(default: None)" not in text and "(default: False)" not in text, command
+        assert default is None or text.count(default) == 1, command
+    with pytest.raises(SystemExit):
+        main(["transcribe", "--help"])
+    assert "(default: 8)" in " ".join(capsys.readouterr().out.split()), "a real default is still shown"
+
+
 def test_transcribe_and_evaluate_run_on_a_gpu_when_one_is_visible(monkeypatch):
     """--device defaults to auto, as training does: a user with a GPU should not have to ask for it."""
     from asr.cli import build_parser
