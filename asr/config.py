@@ -95,6 +95,8 @@ def check_ranges(cfg: Config, source: str) -> None:
     check_features(cfg.features, source)
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"{source}: model.dropout must lie in [0, 1), got {cfg.model.dropout!r}")
+    if not cfg.train.out_dir:
+        raise ConfigError(f"{source}: train.out_dir must name a folder")
     for dotted, allowed in CHOICES.items():
         if value(dotted) not in allowed:
             raise ConfigError(f"{source}: {dotted} must be one of {list(allowed)}, got {value(dotted)!r}")
@@ -147,6 +149,10 @@ def _set(cfg: Config, dotted: str, value, source: str) -> None:
         value = _float_or_text(value)
     if isinstance(current, tuple) and isinstance(value, list):
         value = tuple(value)
+    if value is None and current is not None:  # `key=` or `key: null`; only settings that default to None take it
+        if not isinstance(current, str):
+            raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got nothing")
+        value = ""
     if current is not None and value is not None and not isinstance(value, type(current)):
         raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got {value!r}")
     setattr(target, key, value)

@@ -17,12 +17,17 @@ def test_yaml_and_overrides(tmp_path):
     assert cfg.model.dropout == 0.2 and cfg.features.normalize is False
     assert cfg.train.lr == 3e-4 and cfg.train.weight_decay == 1e-3, "exponent floats without a dot (YAML 1.1)"
     assert cfg.data.train_manifest == str(tmp_path / "train.jsonl")
+    cfg = load_config(path, ["train.init_from=", "features.f_max="])  # clear a path; f_max back to Nyquist
+    assert cfg.train.init_from == "" and cfg.features.f_max is None
 
 
 @pytest.mark.parametrize("override,message", [
     ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"),
     ("epochs", "section.key=value"),
-    ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting")])
+    ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting"),
+    # An empty value is YAML's null: it passed every check and failed later with a TypeError traceback.
+    ("train.lr=", "train.lr must be float, got nothing"), ("train.epochs=null", "train.epochs must be int"),
+    ("train.out_dir=", "train.out_dir must name a folder")])
 def test_bad_overrides_name_the_setting(tmp_path, override, message):
     path = tmp_path / "c.yaml"
     path.write_text("{}\n")
