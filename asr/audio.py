@@ -51,10 +51,22 @@ def _libsndfile_words(error: Exception) -> str:
     return "" if "not recognised" in said else said
 
 
-def _reason(soundfile_error: Exception, fallback_error: Exception) -> str:
-    """libsndfile's words where it knew the format and found the file broken; otherwise the type of
-    the fallback's error, which tried the formats libsndfile lacks."""
-    return _libsndfile_words(soundfile_error) or type(fallback_error).__name__
+def _reason(soundfile_error: Exception) -> str:
+    """libsndfile's words where it knew the format and found the file broken. Where it did not, the
+    fallback's errors say little ("EOFError" for a valid m4a on a machine without ffmpeg): say
+    whether a decoder of the other formats was there to try."""
+    said = _libsndfile_words(soundfile_error)
+    if said:
+        return said
+    if not _other_decoders():
+        return "not a format libsndfile reads; for m4a and others, install ffmpeg"
+    return "neither libsndfile nor ffmpeg could read it"
+
+
+def _other_decoders() -> bool:
+    """Whether audioread has a backend beyond its raw reader, which reads only what libsndfile does."""
+    import audioread
+    return any(backend.__name__ != "RawAudioFile" for backend in audioread.available_backends())
 
 
 def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
@@ -76,8 +88,8 @@ def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as unread:
         try:
             audio, rate = _read_fallback(path, offset, duration)
-        except Exception as error:  # audioread and its backends raise many unrelated types
-            raise AudioError(path, f"not a readable audio file ({_reason(unread, error)})") from None
+        except Exception:  # audioread and its backends raise many unrelated types
+            raise AudioError(path, f"not a readable audio file ({_reason(unread)})") from None
     if audio.size == 0:
         raise AudioError(path, "contains no audio samples")
     if not np.isfinite(audio).all():

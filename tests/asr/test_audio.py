@@ -68,6 +68,17 @@ def test_a_corrupt_file_of_a_known_format_says_what_its_decoder_found(tmp_path):
         load_audio(tmp_path / "broken.flac")
 
 
+@pytest.mark.parametrize("ffmpeg", [False, True])
+def test_a_file_no_decoder_knows_says_whether_ffmpeg_was_there_to_try(tmp_path, monkeypatch, ffmpeg):
+    """It said "(EOFError)": the type of the raw reader's error, even for a valid m4a without ffmpeg."""
+    import asr.audio
+    monkeypatch.setattr(asr.audio, "_other_decoders", lambda: ffmpeg)
+    (tmp_path / "notes.m4a").write_text("this is not audio at all " * 20)
+    reason = "neither libsndfile nor ffmpeg could read it" if ffmpeg else "for m4a and others, install ffmpeg"
+    with pytest.raises(AudioError, match=f"notes.m4a: not a readable audio file \\(.*{reason}\\)"):
+        load_audio(tmp_path / "notes.m4a")
+
+
 def test_fallback_reader_for_what_soundfile_cannot_read(tmp_path, monkeypatch):
     import asr.audio
     path = write(tmp_path / "a.wav", np.sin(np.arange(8000) / 5).astype(np.float32), 8000, subtype="FLOAT")
