@@ -149,7 +149,7 @@ def _set(cfg: Config, dotted: str, value, source: str) -> None:
         value = _float_or_text(value)
     if isinstance(current, tuple) and isinstance(value, list):
         value = tuple(value)
-    if value is None and current is not None:  # `key=` or `key: null`; only settings that default to None take it
+    if value is None and current is not None:  # `key=` or `key: null`: empty text, or refused where None is no value
         if not isinstance(current, str):
             raise ConfigError(f"{source}: {dotted} must be {type(current).__name__}, got nothing")
         value = ""
