@@ -275,6 +275,10 @@ def cmd_transcribe(args) -> int:
     with tempfile.TemporaryDirectory() as stdin_dir:
         # The inputs first: a mistake in them is reported before the model is loaded.
         items = expand_inputs(args.paths, Path(stdin_dir))
+        if args.format in ("srt", "vtt") and not out_dir and len(items) > 1:
+            # Subtitles of several files, one after another on stdout, would say nothing of which is whose.
+            raise ValueError(f"--format {args.format}: a subtitle file holds one input, and {len(items)} were given; "
+                             "add --output FOLDER to write one file each")
         stems = output_stems(items) if out_dir else [None] * len(items)
         if out_dir:
             writable_folder(out_dir)
@@ -408,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "or - for one file on standard input")
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
     p.add_argument("--format", default="txt", choices=FORMATS, help="txt is path<TAB>text; json/jsonl add words "
-                   "with start, end and confidence; srt/vtt are subtitles")
+                   "with start, end and confidence; srt/vtt are subtitles (of one input, or one file each with "
+                   "--output)")
     p.add_argument("--output", help="write one file per input into this folder instead of standard output")
     p.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     p.add_argument("--batch-size", type=_positive(int), default=8,

@@ -295,6 +295,9 @@ def test_cli_errors_are_one_line(tmp_path):
         (["train", write_recipe(tmp_path, tmp_path / "none.jsonl", epochs=1), f"train.out_dir={not_ckpt}"],
          f"{not_ckpt}: is a file, not a folder"),
         (["transcribe", tmp_path, "--model", not_ckpt], f"{tmp_path}: no audio files in this folder or below it"),
+        # Concatenated on stdout, the subtitles of several files could not be told apart.
+        (["transcribe", "a.wav", "b.wav", "--format", "vtt", "--model", not_ckpt],
+         "--format vtt: a subtitle file holds one input, and 2 were given; add --output FOLDER to write one file each"),
         (["transcribe", "x.wav", "--chunk-seconds", "5"], "--chunk-seconds 5: must be more than 8, twice the 4 s by "
          "which windows overlap"),  # it named overlap_seconds, which no flag sets
         # They used to be ignored: a greedy figure could be taken for a beam-search one.
