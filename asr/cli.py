@@ -125,7 +125,9 @@ def _add_decoding_flags(p) -> None:
 
 
 def cmd_lm_build(args) -> int:
+    from asr.fileio import refuse_overwriting_an_input
     from asr.lm import build_arpa
+    refuse_overwriting_an_input(args.out, args.text)
     summary = build_arpa(args.text, args.order, args.out)
     print(f"wrote {args.out}: order {args.order}, {summary['sentences']} sentence(s), "
           f"{summary['vocabulary']} unigrams, n-grams per order {summary['ngrams']}")
@@ -133,6 +135,7 @@ def cmd_lm_build(args) -> int:
 
 
 def cmd_average(args) -> int:
+    from asr.fileio import refuse_overwriting_an_input
     from asr.trainlog import average_checkpoints, numbered_checkpoints
     paths = [Path(p) for p in args.checkpoints]
     if len(paths) == 1 and paths[0].is_dir():
@@ -143,6 +146,7 @@ def cmd_average(args) -> int:
         if len(paths) < args.last:
             print(f"{run_dir}: {len(paths)} epoch checkpoint(s) kept, not the --last {args.last} asked for: "
                   "averaging those")
+    refuse_overwriting_an_input(args.out, paths)
     average_checkpoints(paths, Path(args.out))
     print(f"wrote {args.out}: mean of {', '.join(map(str, paths))}")
     return 0
@@ -152,13 +156,17 @@ def cmd_export(args) -> int:
     import torch
 
     from asr.checkpoint import export_model
+    from asr.fileio import refuse_overwriting_an_input
+    refuse_overwriting_an_input(args.out, [args.checkpoint])
     export_model(args.checkpoint, args.out, dtype=getattr(torch, args.dtype))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 2**20:.1f} MiB)")
     return 0
 
 
 def cmd_widen(args) -> int:
+    from asr.fileio import refuse_overwriting_an_input
     from asr.widen import widen_checkpoint
+    refuse_overwriting_an_input(args.out, [args.checkpoint])
     parameters = widen_checkpoint(args.checkpoint, args.hidden_size, args.out, seed=args.seed)
     print(f"wrote {args.out}: {args.hidden_size} units per direction and layer, {parameters:,} parameters")
     return 0
@@ -209,9 +217,10 @@ def cmd_evaluate(args) -> int:
     import json
 
     from asr.evaluate import evaluate
-    from asr.fileio import atomic_write_text, check_writable
+    from asr.fileio import atomic_write_text, check_writable, refuse_overwriting_an_input
     if args.details:
         check_writable(args.details)  # now, not after the evaluation it would hold
+        refuse_overwriting_an_input(args.details, [args.manifest, args.model], "--details")
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
     if args.details:
         atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))

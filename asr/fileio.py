@@ -31,6 +31,16 @@ def check_writable(path) -> None:
     writable_folder(path.parent)
 
 
+def refuse_overwriting_an_input(path, inputs, flag: str = "--out") -> None:
+    """Fail, naming flag, where path is one of the files the command reads: writing it would replace
+    the user's corpus text, manifest or checkpoint with the result (`asr lm build corpus.txt --out
+    corpus.txt`)."""
+    target = Path(path).resolve()
+    for source in inputs:
+        if Path(source).resolve() == target:
+            raise ValueError(f"{flag} {path}: is also an input ({source}); name another file")
+
+
 def atomic_write(path, write: Callable, binary: bool = False) -> None:
     """Call write(file) on a temporary file in path's folder, then rename it over path."""
     path = Path(path)

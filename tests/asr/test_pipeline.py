@@ -274,6 +274,8 @@ def test_cli_errors_are_one_line(tmp_path):
     not_ckpt.write_text("hello")
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("na\u00efve\n".encode("latin-1"))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("hello world\n")
     cases = [
         (["transcribe", "x.wav", "--model", tmp_path / "missing.pt"], "missing.pt: no such checkpoint file"),
         (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
@@ -300,6 +302,14 @@ def test_cli_errors_are_one_line(tmp_path):
          "--format vtt: a subtitle file holds one input, and 2 were given; add --output FOLDER to write one file each"),
         (["transcribe", "x.wav", "--chunk-seconds", "5"], "--chunk-seconds 5: must be more than 8, twice the 4 s by "
          "which windows overlap"),  # it named overlap_seconds, which no flag sets
+        # An output that is one of the inputs would have replaced it with the result.
+        (["lm", "build", corpus, "--out", f"{tmp_path}/./corpus.txt"],  # one file, written two ways
+         f"--out {tmp_path}/./corpus.txt: is also an input ({corpus}); name another file"),
+        (["average", tmp_path / "a.pt", not_ckpt, "--out", not_ckpt],
+         f"--out {not_ckpt}: is also an input ({not_ckpt}); name another file"),
+        (["export", not_ckpt, "--out", not_ckpt], f"--out {not_ckpt}: is also an input ({not_ckpt})"),
+        (["widen", not_ckpt, "--hidden-size", "8", "--out", not_ckpt], f"--out {not_ckpt}: is also an input"),
+        (["evaluate", "--manifest", corpus, "--details", corpus], f"--details {corpus}: is also an input ({corpus})"),
         # They used to be ignored: a greedy figure could be taken for a beam-search one.
         (["evaluate", "--model", not_ckpt, "--manifest", "m.jsonl", "--beam-size", "5", "--word-score", "1"],
          "--beam-size, --word-score: beam search settings, but no --lm was given"),
@@ -309,6 +319,7 @@ def test_cli_errors_are_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == f"asr: error: {message}" or message in result.stderr.strip()
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert corpus.read_text() == "hello world\n" and not_ckpt.read_text() == "hello"
 
 
 def test_cli_refuses_impossible_counts_lengths_and_devices_by_flag(tmp_path):
