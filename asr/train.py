@@ -451,12 +451,25 @@ def resumed_config(ckpt: dict, resume, cfg: Config, overrides=()) -> tuple[Confi
     return saved, notes
 
 
+def refuse_a_used_run_folder(out_dir) -> None:
+    """A fresh run must not start where another run lives: it would overwrite that run's
+    checkpoints, append to its log.csv, and keep_last (which prunes by training position) would
+    delete the new run's early checkpoints in favour of the old run's later ones."""
+    out_dir = Path(out_dir)
+    found = [p.name for p in sorted(out_dir.glob("*.pt"))] + (["log.csv"] if (out_dir / "log.csv").exists() else [])
+    if found:
+        raise TrainingError(f"train.out_dir {out_dir}: holds a run already ({first_ids(found, 3)}); continue it "
+                            "with --resume latest, or name another train.out_dir (or delete that one)")
+
+
 def run(cfg: Config, resume=None, overrides=()) -> Path:
     """Train as configured, or continue the checkpoint `resume` (or "latest": the newest one in
     train.out_dir, if any) exactly where it stopped, with its own config (see `resumed_config`:
     `overrides` are the command line's, of which only train.epochs applies). Returns the last
     epoch checkpoint."""
     ckpt, notes = None, []
+    if resume is None:  # on every rank, so that none waits for a rank 0 that stopped here
+        refuse_a_used_run_folder(cfg.train.out_dir)
     if resume is None and distributed.launched_as_main():
         forget_out_of_memory(cfg.train.out_dir)  # before any rank can read them: DDP's setup waits for rank 0
     if resume == "latest":  # what torchrun --max-restarts needs: nothing saved yet means a fresh start

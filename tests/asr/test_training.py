@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -209,7 +210,11 @@ def test_out_of_memory_batch_is_reported_recorded_and_skipped(tmp_path, corpus, 
     monkeypatch.setattr(asr.train, "compute_loss", real)  # resumed, the recorded batches are not tried again
     run(load_config(recipe(tmp_path, corpus, **no_scan)), resume=tmp_path / "run" / "epoch-1.pt")
     assert "ran out of memory before" in capsys.readouterr().out
-    run(load_config(recipe(tmp_path, corpus, epochs=1, **no_scan)))  # a fresh run in the same folder skips nothing
+    for path in (tmp_path / "run").iterdir():  # as if the run had died before its first checkpoint
+        if path.is_file():
+            path.unlink()
+    assert len(list((tmp_path / "run" / "out_of_memory").iterdir())) == 2
+    run(load_config(recipe(tmp_path, corpus, epochs=1, **no_scan)))  # a fresh run in that folder skips nothing
     assert "ran out of memory" not in capsys.readouterr().out
     assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] == batches_per_epoch
 
@@ -350,6 +355,13 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     run(load_config(recipe(tmp_path, corpus, epochs=3, keep_last=2)))
     kept = sorted(p.name for p in (tmp_path / "run").glob("epoch-*.pt"))
     assert kept == ["epoch-2.pt", "epoch-3.pt"]
+    # A second, fresh run there would have overwritten these, appended to the log, and kept the
+    # old run's epoch 3 over its own epoch 1.
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    with pytest.raises(TrainingError, match=re.escape(f"train.out_dir {tmp_path / 'run'}: holds a run already "
+                                                      "(epoch-2.pt, epoch-3.pt, log.csv); continue it with --resume")):
+        run(load_config(recipe(tmp_path, corpus, epochs=1, keep_last=2)))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
     paths = [tmp_path / "run" / n for n in kept]
     average_checkpoints(paths, tmp_path / "avg.pt")
     averaged = read_checkpoint(tmp_path / "avg.pt")["model"]
