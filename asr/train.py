@@ -36,6 +36,7 @@ from asr.trainlog import (
     CsvLog,
     forget_out_of_memory,
     latest_checkpoint,
+    numbered_checkpoints,
     out_of_memory_batches,
     prune_checkpoints,
     record_out_of_memory,
@@ -456,7 +457,8 @@ def refuse_a_used_run_folder(out_dir) -> None:
     checkpoints, append to its log.csv, and keep_last (which prunes by training position) would
     delete the new run's early checkpoints in favour of the old run's later ones."""
     out_dir = Path(out_dir)
-    found = [p.name for p in sorted(out_dir.glob("*.pt"))] + (["log.csv"] if (out_dir / "log.csv").exists() else [])
+    found = [p.name for p in numbered_checkpoints(out_dir)] if out_dir.is_dir() else []
+    found += [name for name in ("best.pt", "log.csv") if (out_dir / name).exists()]
     if found:
         raise TrainingError(f"train.out_dir {out_dir}: holds a run already ({first_ids(found, 3)}); continue it "
                             "with --resume latest, or name another train.out_dir (or delete that one)")
