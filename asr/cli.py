@@ -252,7 +252,7 @@ def expand_inputs(paths: list[str], stdin_dir: Path) -> list:
                 raise ValueError(f"{path}: no audio files in this folder or below it ({', '.join(AUDIO_EXTENSIONS)})")
             out += found
         elif path.suffix == ".jsonl":
-            out += read_manifest(path)
+            out += read_manifest(path, need_text=False)
         else:
             out.append(path)
     return out

@@ -43,8 +43,9 @@ class Unreadable:
         return f"{self.where}: {self.error}" if self.where else self.error
 
 
-def read_manifest(path) -> list[Utterance]:
+def read_manifest(path, need_text: bool = True) -> list[Utterance]:
     """Read a JSON Lines manifest. Relative audio paths resolve against the manifest's folder.
+    With need_text=False (audio to transcribe, not to train or score on) "text" may be left out.
 
     A malformed line fails the whole read, naming file:line: a manifest is data we wrote or the
     user gave us, and a silently shorter dataset is worse than an error.
@@ -61,8 +62,9 @@ def read_manifest(path) -> list[Utterance]:
             entry = json.loads(line)
         except json.JSONDecodeError as error:
             raise ManifestError(f"{where}: not valid JSON ({error.msg})") from None
-        if not isinstance(entry, dict) or any(k not in entry for k in REQUIRED):
-            raise ManifestError(f"{where}: needs the keys {', '.join(REQUIRED)}")
+        required = REQUIRED if need_text else REQUIRED[:2]
+        if not isinstance(entry, dict) or any(k not in entry for k in required):
+            raise ManifestError(f"{where}: needs the keys {', '.join(required)}")
         audio = Path(entry["audio_filepath"])
         if not audio.is_absolute():
             audio = path.parent / audio
@@ -70,7 +72,7 @@ def read_manifest(path) -> list[Utterance]:
             duration, offset = float(entry["duration"]), float(entry.get("offset", 0.0))
         except (TypeError, ValueError):
             raise ManifestError(f"{where}: duration and offset must be numbers") from None
-        utterances.append(Utterance(str(audio), duration, str(entry["text"]), offset,
+        utterances.append(Utterance(str(audio), duration, str(entry.get("text", "")), offset,
                                     str(entry.get("id", audio.stem)), str(entry.get("speaker", "")), where))
     return utterances
 

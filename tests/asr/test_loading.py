@@ -1,4 +1,4 @@
-"""Bucketed batching, SortaGrad, rank sharding, augmentation and the downloader."""
+"""Manifests, bucketed batching, SortaGrad, rank sharding, augmentation and the downloader."""
 
 import hashlib
 import http.server
@@ -15,14 +15,34 @@ import torch
 from torch.utils.data import DataLoader
 
 from asr.augment import AugmentConfig, WaveAugment, colored_noise, narrowband, synthetic_rir
+from asr.cli import expand_inputs
 from asr.corpora.download import DownloadError, extract, fetch
-from asr.data import SpeechDataset, collate, read_manifest
+from asr.data import ManifestError, SpeechDataset, collate, read_manifest
 from asr.features import FeatureConfig
 from asr.sampler import BucketBatchSampler
 from asr.text import CharTokenizer
 from tests.asr.synth import write_tone_corpus
 
 DURATIONS = [1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 0.5, 1.5, 2.5]
+
+
+def test_manifest_lines_are_read_or_named_and_only_transcription_goes_without_text(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "a.wav", "duration": 1.5, "text": "Hi", "offset": 0.5}\n\n'
+                        '{"audio_filepath": "/x/b.wav", "duration": 2}\n')
+    with pytest.raises(ManifestError, match=re.escape(f"{manifest}:3: needs the keys audio_filepath, duration, text")):
+        read_manifest(manifest)  # training and scoring need every text
+    a, b = read_manifest(manifest, need_text=False)
+    assert (a.audio_filepath, a.duration, a.offset, a.text, a.id, a.where) == \
+        (str(tmp_path / "a.wav"), 1.5, 0.5, "Hi", "a", f"{manifest}:1")
+    assert (b.audio_filepath, b.duration, b.text, b.where) == ("/x/b.wav", 2.0, "", f"{manifest}:3")
+    assert expand_inputs([str(manifest)], tmp_path) == [a, b]  # what `asr transcribe m.jsonl` decodes
+    for line, message in [('{"audio_filepath": "a.wav", "text": "x"}', "needs the keys audio_filepath, duration"),
+                          ('{"audio_filepath": "a.wav", "duration": "long"}', "duration and offset must be numbers"),
+                          ('{"audio_filepath": "a.wav",', "not valid JSON")]:
+        manifest.write_text(line + "\n")
+        with pytest.raises(ManifestError, match=re.escape(f"{manifest}:1: {message}")):
+            read_manifest(manifest, need_text=False)
 
 
 def batches(sampler):
