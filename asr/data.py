@@ -53,6 +53,7 @@ def read_manifest(path, need_text: bool = True) -> list[Utterance]:
     path = Path(path)
     if not path.exists():
         raise ManifestError(f"{path}: no such manifest")
+    required = REQUIRED if need_text else REQUIRED[:2]
     utterances = []
     for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
@@ -62,7 +63,6 @@ def read_manifest(path, need_text: bool = True) -> list[Utterance]:
             entry = json.loads(line)
         except json.JSONDecodeError as error:
             raise ManifestError(f"{where}: not valid JSON ({error.msg})") from None
-        required = REQUIRED if need_text else REQUIRED[:2]
         if not isinstance(entry, dict) or any(k not in entry for k in required):
             raise ManifestError(f"{where}: needs the keys {', '.join(required)}")
         audio = Path(entry["audio_filepath"])
