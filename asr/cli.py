@@ -114,7 +114,8 @@ def _decoding(args) -> dict:
 
 
 def _add_decoding_flags(p) -> None:
-    p.add_argument("--lm", help="ARPA word LM (from `asr lm build`): beam search instead of greedy decoding")
+    p.add_argument("--lm", help="ARPA word LM (from `asr lm build`, or any, gzipped or not): beam search "
+                   "instead of greedy decoding")
     # SUPPRESS: an unnamed setting is left off args, so _decoding can tell it from one the user gave.
     p.add_argument("--beam-size", type=_positive(int), default=argparse.SUPPRESS,
                    help=f"with --lm: hypotheses kept per frame (default: {BEAM_DEFAULTS['beam_size']})")

@@ -8,7 +8,7 @@ import torch
 import torchaudio.functional as AF
 
 from asr.formats import Word
-from asr.text import CharTokenizer
+from asr.text import CharTokenizer, normalize_text
 
 PAUSE_SECONDS = 0.5  # greedy decoding ends a word at a pause this long
 
@@ -92,7 +92,9 @@ class BeamSearchDecoder:
     torchaudio's `ctc_decoder` (flashlight-text) rather than pyctcdecode: it is torchaudio's own
     maintained API, runs in C++, and reads the ARPA file `asr lm build` writes (KenLM is built
     into flashlight-text), so nothing needs compiling. The lexicon is the LM's vocabulary spelled
-    in our characters; words the tokenizer cannot spell are left out.
+    in our characters as the text normaliser writes it (OpenSLR's LibriSpeech LMs are in capitals:
+    "HELLO" is spelled h e l l o, queried as HELLO and printed as hello); words it cannot spell as
+    one word of those characters are left out.
     """
 
     def __init__(self, tokenizer: CharTokenizer, lm_path, beam_size: int = 50, lm_weight: float = 1.0,
@@ -104,11 +106,13 @@ class BeamSearchDecoder:
         from asr.lm import arpa_vocabulary
         self.settings = {"method": "beam", "lm": str(lm_path), "beam_size": beam_size, "lm_weight": lm_weight,
                          "word_score": word_score}
-        words = [w for w in arpa_vocabulary(lm_path) if w and not tokenizer.unknown_chars(w) and " " not in w]
-        if not words:
+        spellings = {word: normalize_text(word) for word in arpa_vocabulary(lm_path)}
+        self.spelled = {word: spelled for word, spelled in spellings.items()
+                        if spelled and " " not in spelled and not tokenizer.unknown_chars(spelled)}
+        if not self.spelled:
             raise ValueError(f"{lm_path}: no word of the LM can be spelled with the model's characters")
         with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False) as f:
-            f.writelines(f"{w}\t{' '.join(w)} |\n" for w in words)
+            f.writelines(f"{word}\t{' '.join(spelled)} |\n" for word, spelled in self.spelled.items())
             self._lexicon = f.name
         tokens = ["-"] + ["|" if ch == " " else ch for ch in tokenizer.vocab]
         try:
@@ -120,7 +124,7 @@ class BeamSearchDecoder:
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
         hypotheses = self.decoder(log_probs.float().cpu().contiguous(), lengths.cpu().to(torch.int32))
-        return [" ".join(h[0].words) if h else "" for h in hypotheses]
+        return [" ".join(self.spelled[word] for word in h[0].words) if h else "" for h in hypotheses]
 
     def __del__(self):
         if getattr(self, "_lexicon", None):

@@ -8,7 +8,9 @@ C++ binary that a fresh pip-only machine cannot build; loading and querying the 
 to KenLM inside flashlight-text (torchaudio's CTC decoder).
 """
 
+import gzip
 import math
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -122,22 +124,34 @@ def build_arpa(text_paths, order: int, out_path) -> dict:
     return {"sentences": len(sentences), "vocabulary": len(probs[0]), "ngrams": [len(p) for p in probs]}
 
 
+def _open_text(path):
+    """A text file, or one gzipped: KenLM reads both, and OpenSLR ships LibriSpeech's LMs as .arpa.gz."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rt", encoding="utf-8") if gzipped else open(path, encoding="utf-8")
+
+
 def arpa_vocabulary(path) -> list[str]:
-    """The unigrams of an ARPA file, for the decoder's lexicon. An order above MAX_ORDER is refused
-    here: KenLM's own error for it ends in "edit lm/max_order.hh"."""
+    """The unigrams of an ARPA file, for the decoder's lexicon; read as a stream up to the end of the
+    1-grams, so a multi-gigabyte LM costs its vocabulary, not its size. An order above MAX_ORDER is
+    refused here: KenLM's own error for it ends in "edit lm/max_order.hh"."""
+    order, words, in_unigrams = 0, [], False
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        with _open_text(path) as f:
+            for line in f:
+                if not in_unigrams:
+                    order += line.startswith("ngram ")
+                    in_unigrams = line.strip() == "\\1-grams:"
+                    continue
+                if not line.strip() or line.startswith("\\"):
+                    break
+                words.append(line.split()[1])  # log10 probability, word, [backoff]; tabs or spaces
     except UnicodeDecodeError:
         raise ValueError(f"{path}: not an ARPA file (not UTF-8 text)") from None
-    starts = [number for number, line in enumerate(lines) if line.strip() == "\\1-grams:"]
-    if not starts:
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise ValueError(f"{path}: a truncated or damaged gzip file") from None
+    if not in_unigrams:
         raise ValueError(f"{path}: not an ARPA file (no \\1-grams: section)")
-    order = sum(line.startswith("ngram ") for line in lines[:starts[0]])
     if order > MAX_ORDER:
         raise ValueError(f"{path}: an order-{order} LM; the beam search's KenLM reads at most order {MAX_ORDER}")
-    words = []
-    for line in lines[starts[0] + 1:]:
-        if not line.strip() or line.startswith("\\"):
-            break
-        words.append(line.split()[1])  # log10 probability, word, [backoff]; tabs or spaces
     return [w for w in words if w not in (BOS, EOS, UNK)]

@@ -1,3 +1,4 @@
+import gzip
 import math
 import random
 from pathlib import Path
@@ -122,6 +123,37 @@ def test_beam_search_with_in_domain_lm_beats_greedy(tmp_path):
     assert greedy["wer"] > 0.3, "the emissions must actually confuse greedy decoding"
     assert beam["wer"] < greedy["wer"] / 2
     assert decoder.settings["method"] == "beam" and decoder.settings["lm_weight"] == 2.0
+
+
+def in_capitals_gzipped(arpa: Path, out: Path) -> Path:
+    """The ARPA file as OpenSLR ships LibriSpeech's: words in capitals, gzipped."""
+    def capitals(line):
+        fields = line.split("\t")
+        if len(fields) > 1:
+            fields[1] = " ".join(w if w in (BOS, EOS, "<unk>") else w.upper() for w in fields[1].split())
+        return "\t".join(fields)
+    out.write_bytes(gzip.compress("\n".join(map(capitals, arpa.read_text().splitlines())).encode()))
+    return out
+
+
+def test_an_lm_in_capitals_and_gzipped_decodes_as_its_lowercase_plain_twin(tmp_path):
+    tokenizer = CharTokenizer()
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES) + "\n")
+    build_arpa(text, 3, tmp_path / "lm.arpa")
+    shipped = in_capitals_gzipped(tmp_path / "lm.arpa", tmp_path / "LM.arpa.gz")
+    assert arpa_vocabulary(shipped) == [w.upper() for w in arpa_vocabulary(tmp_path / "lm.arpa")]
+    rng = random.Random(1)
+    emissions = [confusable_emissions(s, tokenizer, rng) for s in SENTENCES]
+    lengths = torch.tensor([e.shape[0] for e in emissions])
+    batch = torch.nn.utils.rnn.pad_sequence(emissions, batch_first=True, padding_value=math.log(0.01))
+    plain, capitals = (BeamSearchDecoder(tokenizer, lm, beam_size=20, lm_weight=2.0)(batch, lengths)
+                       for lm in (tmp_path / "lm.arpa", shipped))
+    assert capitals == plain and error_rates(SENTENCES, plain)["wer"] < 0.2
+    truncated = tmp_path / "cut.arpa.gz"
+    truncated.write_bytes(shipped.read_bytes()[:60])
+    with pytest.raises(ValueError, match=f"{truncated}: a truncated or damaged gzip file"):
+        arpa_vocabulary(truncated)
 
 
 def test_a_missing_lm_or_text_is_named_without_an_errno(tmp_path, capsys):
