@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from asr.fileio import atomic_write_text, check_writable, refuse_overwriting_an_input, writable_folder
 from asr.formats import FORMATS
 from asr.lm import MAX_ORDER, MIN_ORDER
 from asr.transcribe import DEFAULT_MODEL, Transcriber
@@ -126,7 +127,6 @@ def _add_decoding_flags(p) -> None:
 
 
 def cmd_lm_build(args) -> int:
-    from asr.fileio import refuse_overwriting_an_input
     from asr.lm import build_arpa
     refuse_overwriting_an_input(args.out, args.text)
     summary = build_arpa(args.text, args.order, args.out)
@@ -136,7 +136,6 @@ def cmd_lm_build(args) -> int:
 
 
 def cmd_average(args) -> int:
-    from asr.fileio import refuse_overwriting_an_input
     from asr.trainlog import average_checkpoints, numbered_checkpoints
     paths = [Path(p) for p in args.checkpoints]
     if len(paths) == 1 and paths[0].is_dir():
@@ -157,7 +156,6 @@ def cmd_export(args) -> int:
     import torch
 
     from asr.checkpoint import export_model
-    from asr.fileio import refuse_overwriting_an_input
     refuse_overwriting_an_input(args.out, [args.checkpoint])
     export_model(args.checkpoint, args.out, dtype=getattr(torch, args.dtype))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size / 2**20:.1f} MiB)")
@@ -165,7 +163,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_widen(args) -> int:
-    from asr.fileio import refuse_overwriting_an_input
     from asr.widen import widen_checkpoint
     refuse_overwriting_an_input(args.out, [args.checkpoint])
     parameters = widen_checkpoint(args.checkpoint, args.hidden_size, args.out, seed=args.seed)
@@ -218,7 +215,6 @@ def cmd_evaluate(args) -> int:
     import json
 
     from asr.evaluate import evaluate
-    from asr.fileio import atomic_write_text, check_writable, refuse_overwriting_an_input
     if args.details:
         check_writable(args.details)  # now, not after the evaluation it would hold
         refuse_overwriting_an_input(args.details, [args.manifest, args.model], "--details")
@@ -279,7 +275,6 @@ def cmd_transcribe(args) -> int:
     import time
 
     from asr.audio import AudioError
-    from asr.fileio import atomic_write_text, writable_folder
     from asr.formats import render
     out_dir = Path(args.output) if args.output else None
     with tempfile.TemporaryDirectory() as stdin_dir:

@@ -106,9 +106,8 @@ class BeamSearchDecoder:
         from asr.lm import arpa_vocabulary
         self.settings = {"method": "beam", "lm": str(lm_path), "beam_size": beam_size, "lm_weight": lm_weight,
                          "word_score": word_score}
-        spellings = {word: normalize_text(word) for word in arpa_vocabulary(lm_path)}
-        self.spelled = {word: spelled for word, spelled in spellings.items()
-                        if spelled and " " not in spelled and not tokenizer.unknown_chars(spelled)}
+        self.spelled = {word: spelled for word in arpa_vocabulary(lm_path) if (spelled := normalize_text(word))
+                        and " " not in spelled and not tokenizer.unknown_chars(spelled)}
         if not self.spelled:
             raise ValueError(f"{lm_path}: no word of the LM can be spelled with the model's characters")
         with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False) as f:
