@@ -328,9 +328,25 @@ class ShownDefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _versions() -> str:
+    """Read from the installed packages' metadata, not by importing them: a bug report's first line
+    should not cost a CUDA initialisation."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+    return f"asr (triton-asr) {installed('triton-asr')}; " + ", ".join(
+        f"{name} {installed(name)}" for name in ("torch", "torchaudio", "triton"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = ShownDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with persistent Triton RNN kernels.")
+    parser.add_argument("--version", action="version", version=_versions(),
+                        help="this package's version and the torch, torchaudio and triton it runs on")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model from a recipe YAML", formatter_class=fmt)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import torchaudio
 
 from asr.audio import AudioError
 from asr.config import load_config
@@ -370,3 +371,15 @@ def test_transcribe_and_evaluate_run_on_a_gpu_when_one_is_visible(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert pick_device("auto") == "cpu"
 
+
+
+def test_version_names_the_stack_a_bug_report_needs(capsys):
+    import triton
+
+    from asr.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    line = capsys.readouterr().out.strip()
+    assert exit_.value.code == 0 and line.startswith("asr (triton-asr) 0.")
+    for name, module in (("torch", torch), ("torchaudio", torchaudio), ("triton", triton)):
+        assert f"{name} {module.__version__.split('+')[0]}" in line
