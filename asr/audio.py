@@ -8,7 +8,10 @@ import torch
 import torchaudio.functional as AF
 
 SAMPLE_RATE = 16000
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".m4a", ".aiff", ".aif")
+# What a folder search picks up. The last five only ffmpeg decodes; video files are in because a
+# folder of recorded talks or meetings is as likely to hold .mp4 as .m4a.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".sph", ".aiff", ".aif",
+                    ".m4a", ".aac", ".wma", ".mp4", ".webm")
 
 
 class AudioError(ValueError):

@@ -26,6 +26,15 @@ from tests.asr.synth import write_tone_corpus
 DURATIONS = [1.0, 9.0, 2.0, 8.0, 3.0, 7.0, 4.0, 6.0, 5.0, 0.5, 1.5, 2.5]
 
 
+def test_a_folder_search_finds_audio_and_video_files_and_nothing_else(tmp_path):
+    names = ["talk.MP4", "a/meeting.webm", "a/b/call.wav", "a/b/voice.M4A", "notes.txt", "a/cover.jpg", "a/b/x.jsonl"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found = expand_inputs([str(tmp_path)], tmp_path)
+    assert found == [tmp_path / n for n in ("a/b/call.wav", "a/b/voice.M4A", "a/meeting.webm", "talk.MP4")]
+
+
 def test_manifest_lines_are_read_or_named_and_only_transcription_goes_without_text(tmp_path):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"audio_filepath": "a.wav", "duration": 1.5, "text": "Hi", "offset": 0.5}\n\n'
