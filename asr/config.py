@@ -1,6 +1,7 @@
 """Run configuration: dataclasses, one YAML file per recipe, `key=value` overrides."""
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
     cfg = Config()
     for section, values in (raw or {}).items():
         if not hasattr(cfg, section):
-            raise ConfigError(f"{source}: unknown section {section!r}")
+            raise ConfigError(f"{source}: unknown section {section!r}{_did_you_mean(cfg, section)}")
         if section == "vocab":
             cfg.vocab = str(values)
             continue
@@ -134,12 +135,28 @@ def config_from_dict(raw: dict, source: str = "config") -> Config:
     return cfg
 
 
+def _did_you_mean(cfg: Config, name: str) -> str:
+    """The nearest setting (or section) name, for a typo such as train.epocs; "" where none is close.
+    Within a known section only its keys are compared: the shared "model." would make any key look close."""
+    section, dot, key = name.partition(".")
+    sections = [f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))]
+    if not dot:
+        close = difflib.get_close_matches(name, [f.name for f in dataclasses.fields(cfg)], n=1)
+    elif section in sections:
+        keys = difflib.get_close_matches(key, [f.name for f in dataclasses.fields(getattr(cfg, section))], n=1)
+        close = [f"{section}.{k}" for k in keys]
+    else:
+        close = difflib.get_close_matches(name, [f"{s}.{f.name}" for s in sections
+                                                 for f in dataclasses.fields(getattr(cfg, s))], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _set(cfg: Config, dotted: str, value, source: str) -> None:
     section, _, key = dotted.partition(".")
     target = getattr(cfg, section, None)
     known = {f.name for f in dataclasses.fields(target)} if dataclasses.is_dataclass(target) else set()
     if key not in known:
-        raise ConfigError(f"{source}: unknown setting {dotted!r}")
+        raise ConfigError(f"{source}: unknown setting {dotted!r}{_did_you_mean(cfg, dotted)}")
     current = getattr(target, key)
     if isinstance(current, bool) and not isinstance(value, bool):
         raise ConfigError(f"{source}: {dotted} must be true or false, got {value!r}")

@@ -22,7 +22,10 @@ def test_yaml_and_overrides(tmp_path):
 
 
 @pytest.mark.parametrize("override,message", [
-    ("model.nope=1", "unknown setting"), ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"),
+    ("model.nope=1", "unknown setting 'model.nope'$"),
+    ("train.epocs=3", r"unknown setting 'train.epocs' \(did you mean 'train.epochs'\?\)"),
+    ("augment.narowband_prob=0.1", "did you mean 'augment.narrowband_prob'"),
+    ("train.epochs=many", "must be int"), ("train.lr=fast", "must be float"),
     ("epochs", "section.key=value"),
     ("features.normalize=1", "true or false"), ("nosection.x=1", "unknown setting"),
     # An empty value is YAML's null: it passed every check and failed later with a TypeError traceback.
@@ -33,6 +36,13 @@ def test_bad_overrides_name_the_setting(tmp_path, override, message):
     path.write_text("{}\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path, [override])
+
+
+def test_a_misspelt_section_in_the_yaml_is_named_with_the_nearest_one(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trian:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: unknown section 'trian' \(did you mean 'train'\?\)"):
+        load_config(path, [])
 
 
 @pytest.mark.parametrize("override,message", [
