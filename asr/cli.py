@@ -170,30 +170,39 @@ def cmd_widen(args) -> int:
     return 0
 
 
-def read_details(path: str) -> dict:
+def read_details(path: str, key: str = "where") -> dict:
+    """An `asr evaluate --details` file as {row[key]: row}; a key two rows share is refused (by id:
+    a manifest that repeats an utterance cannot be paired that way)."""
     import json
+    rows = {}
     try:
         with open(path) as f:
-            return {row["where"]: row for row in map(json.loads, f)}
+            for row in map(json.loads, f):
+                if row[key] in rows:
+                    raise ValueError(f"{path}: {key} {row[key]!r} names two rows; pair by where instead")
+                rows[row[key]] = row
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
     except (json.JSONDecodeError, KeyError, TypeError):
         raise ValueError(f"{path}: not an `asr evaluate --details` file") from None
+    return rows
 
 
 def cmd_compare(args) -> int:
     from asr.scoring import paired_bootstrap
-    base, new = read_details(args.base), read_details(args.new)
-    shared = [where for where in base if where in new]
+    base, new = read_details(args.base, args.pair_by), read_details(args.new, args.pair_by)
+    shared = [key for key in base if key in new]
     if not shared:
-        return _fail(f"{args.base} and {args.new}: no utterance in common (rows pair by manifest line)")
-    differ = [where for where in shared if base[where]["reference"] != new[where]["reference"]]
+        how = "manifest line; --pair-by id pairs the same utterances in two manifests" \
+            if args.pair_by == "where" else "utterance id"
+        return _fail(f"{args.base} and {args.new}: no utterance in common (rows pair by {how})")
+    differ = [key for key in shared if base[key]["reference"] != new[key]["reference"]]
     if differ:
-        return _fail(f"{differ[0]}: the two files give different reference texts")
+        return _fail(f"{base[differ[0]]['where']}: the two files give different reference texts")
     if len(shared) < max(len(base), len(new)):
         print(f"comparing the {len(shared)} utterances both files scored "
               f"({len(base)} in {args.base}, {len(new)} in {args.new})", file=sys.stderr)
-    r = paired_bootstrap([base[w] for w in shared], [new[w] for w in shared], seed=args.seed)
+    r = paired_bootstrap([base[k] for k in shared], [new[k] for k in shared], seed=args.seed)
     print(f"{r['utterances']} utterances: WER {r['base_wer']:.2f}% -> {r['new_wer']:.2f}%, "
           f"{r['difference']:+.2f} points (95% interval {r['low']:+.2f}..{r['high']:+.2f}); "
           f"utterances better {r['better']}, worse {r['worse']}")
@@ -426,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("base", help="details of the model compared against")
     p.add_argument("new", help="details of the other model")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling")
+    p.add_argument("--pair-by", choices=("where", "id"), default="where",
+                   help="where: rows of the same manifest line; id: the same utterance in two manifests "
+                   "(the audio re-encoded, the corpus copied elsewhere)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("transcribe", help="print `path<TAB>text` for each audio file", formatter_class=fmt)

@@ -45,3 +45,22 @@ def test_cli_compares_the_shared_utterances_and_refuses_other_texts(tmp_path, ca
     other = write(tmp_path / "other.jsonl", rows([10] * 3, [3, 2, 4], reference="c d"))
     assert main(["compare", base, other]) == 2
     assert capsys.readouterr().err.strip() == "asr: error: dev.jsonl:1: the two files give different reference texts"
+
+
+def test_pair_by_id_pairs_the_same_utterances_of_two_manifests(tmp_path, capsys):
+    """The same clips re-encoded (another manifest, lines in another order) pair by id, not by line."""
+    base = rows([10] * 3, [3, 2, 4])
+    for i, row in enumerate(base):
+        row["id"] = f"utt{i}"
+    reencoded = [dict(row, where=f"mp3.jsonl:{3 - i}", word_errors=row["word_errors"] + 1)
+                 for i, row in enumerate(base)][::-1]
+    base, new = write(tmp_path / "base.jsonl", base), write(tmp_path / "new.jsonl", reencoded)
+    assert main(["compare", base, new]) == 2
+    assert "--pair-by id" in capsys.readouterr().err
+    assert main(["compare", base, new, "--pair-by", "id"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "3 utterances: WER 30.00% -> 40.00%, +10.00 points (95% interval +10.00..+10.00)")
+
+    twice = write(tmp_path / "twice.jsonl", [dict(r, id="same") for r in rows([10] * 2, [1, 2])])
+    assert main(["compare", twice, new, "--pair-by", "id"]) == 2
+    assert capsys.readouterr().err.strip() == f"asr: error: {twice}: id 'same' names two rows; pair by where instead"
