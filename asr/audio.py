@@ -33,7 +33,7 @@ def _read_soundfile(path: Path, offset: float, duration: float | None) -> tuple[
         except (soundfile.LibsndfileError, RuntimeError) as error:
             # libsndfile knows this format and found the data damaged. No fallback: ffmpeg, where
             # installed, would decode around the damage and hide it.
-            raise AudioError(path, f"not a readable audio file ({_libsndfile_words(error) or error})") from None
+            raise AudioError(path, f"not a readable audio file ({libsndfile_words(error) or error})") from None
 
 
 def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[np.ndarray, int]:
@@ -48,7 +48,7 @@ def _read_fallback(path: Path, offset: float, duration: float | None) -> tuple[n
     return np.ascontiguousarray(audio.T, dtype=np.float32), rate
 
 
-def _libsndfile_words(error: Exception) -> str:
+def libsndfile_words(error: Exception) -> str:
     """What libsndfile said ("unknown error in flac decoder"), or "" where it did not know the format."""
     said = (getattr(error, "error_string", "") or "").removeprefix("Error : ").rstrip(".")
     return "" if "not recognised" in said else said
@@ -58,7 +58,7 @@ def _reason(soundfile_error: Exception) -> str:
     """libsndfile's words where it knew the format and found the file broken. Where it did not, the
     fallback's errors say little ("EOFError" for a valid m4a on a machine without ffmpeg): say
     whether a decoder of the other formats was there to try."""
-    said = _libsndfile_words(soundfile_error)
+    said = libsndfile_words(soundfile_error)
     if said:
         return said
     if not _other_decoders():

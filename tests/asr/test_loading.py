@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from asr.augment import AugmentConfig, WaveAugment, colored_noise, narrowband, synthetic_rir
+from asr.augment import AugmentConfig, WaveAugment, colored_noise, mp3_roundtrip, narrowband, synthetic_rir
 from asr.cli import expand_inputs
 from asr.corpora.download import DownloadError, extract, fetch
 from asr.data import ManifestError, SpeechDataset, collate, read_manifest
@@ -201,12 +201,44 @@ def test_narrowband_is_the_last_step_and_leaves_earlier_draws_alone():
     assert 10 < sum(changed) < 30
 
 
+def _spectral_amplitude(wave, hz, sample_rate=16000):
+    """Amplitude of the tone at `hz` (an integer number of cycles in the wave), whatever its phase:
+    an encoder's delay shifts it."""
+    window = torch.hann_window(wave.numel())
+    return (torch.fft.rfft(wave * window).abs()[round(hz * wave.numel() / sample_rate)] * 4 / wave.numel()).item()
+
+
+def test_mp3_keeps_the_speech_band_and_low_bit_rates_lose_the_top():
+    """LAME low-passes what it cannot afford: a 7 kHz tone survives 66 kb/s (level 0.6) and not 25 (0.9).
+    (libsndfile's round trip scales every level by about 0.95.)"""
+    t = torch.arange(16000) / 16000
+    low, high = 0.3 * torch.sin(2 * math.pi * 500 * t), 0.3 * torch.sin(2 * math.pi * 7000 * t)
+    for level, top_kept in [(0.6, True), (0.9, False)]:
+        out = mp3_roundtrip(low + high, 16000, level)
+        assert out.shape == (16000,) and out.dtype == torch.float32
+        assert 0.9 < _spectral_amplitude(out, 500) / _spectral_amplitude(low, 500) < 1.02
+        kept = _spectral_amplitude(out, 7000) / _spectral_amplitude(high, 7000)
+        assert 0.9 < kept < 1.02 if top_kept else kept < 0.03
+
+
+def test_mp3_comes_after_the_telephone_band_and_leaves_earlier_draws_alone():
+    wave = 0.3 * torch.randn(8000)
+    base = AugmentConfig(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.5, narrowband_prob=0.5)
+    always = WaveAugment(AugmentConfig(**{**vars(base), "mp3_prob": 1.0, "mp3_compression": (0.8, 0.8)}), 16000)
+    for seed in range(4):
+        plain = WaveAugment(base, 16000)(wave, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(always(wave, torch.Generator().manual_seed(seed)), mp3_roundtrip(plain, 16000, 0.8))
+    with pytest.raises(ValueError, match=r"augment.mp3_prob: libsndfile \S+ cannot encode MP3 at features.sample_rate"):
+        WaveAugment(AugmentConfig(mp3_prob=0.5), 96000)
+
+
 @pytest.mark.parametrize("setting, message", [
     ({"speed_factors": (0.9, 0.0, 1.1)}, "augment.speed_factors must each lie in [0.5, 2.0], got [0.9, 0.0, 1.1]"),
     ({"speed_factors": (0.9, 10, 1.1)}, "augment.speed_factors must each lie in [0.5, 2.0], got [0.9, 10, 1.1]"),
     ({"rt60_s": (0.0, 0.7)}, "augment.rt60_s must be [low, high] with 0.01 <= low <= high <= 5.0, got [0.0, 0.7]"),
     ({"snr_db": (30.0, 5.0)}, "augment.snr_db must be [low, high] with low <= high, got [30.0, 5.0]"),
     ({"snr_db": (5.0, float("nan"))}, "augment.snr_db must be [low, high] with low <= high, got [5.0, nan]"),
+    ({"mp3_compression": (0.5, 1.0)}, "augment.mp3_compression must be [low, high] with 0.0 <= low <= high <= 0.99"),
 ])
 def test_draw_ranges_are_checked(setting, message):
     """Speed 0 failed in a loader worker ("desired frequecy should be positive"), RT60 0 with an IndexError,
@@ -215,7 +247,7 @@ def test_draw_ranges_are_checked(setting, message):
         WaveAugment(AugmentConfig(**setting), 16000)
 
 
-@pytest.mark.parametrize("name", ["noise_prob", "reverb_prob", "narrowband_prob"])
+@pytest.mark.parametrize("name", ["noise_prob", "reverb_prob", "narrowband_prob", "mp3_prob"])
 def test_probabilities_are_checked(name):
     with pytest.raises(ValueError, match=rf"augment\.{name} must be a probability in \[0, 1\], got 1.5"):
         WaveAugment(AugmentConfig(**{name: 1.5}), 16000)
