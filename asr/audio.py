@@ -93,11 +93,17 @@ def load_audio(path, sample_rate: int = SAMPLE_RATE, offset: float = 0.0,
             audio, rate = _read_fallback(path, offset, duration)
         except Exception:  # audioread and its backends raise many unrelated types
             raise AudioError(path, f"not a readable audio file ({_reason(unread)})") from None
-    if audio.size == 0:
-        raise AudioError(path, "contains no audio samples")
-    if not np.isfinite(audio).all():
-        raise AudioError(path, "contains NaN or infinite samples")
-    wave = torch.from_numpy(audio).mean(dim=1)
+    return mono_at_rate(torch.from_numpy(audio), rate, sample_rate, path)
+
+
+def mono_at_rate(audio: torch.Tensor, rate: int, sample_rate: int, source) -> torch.Tensor:
+    """[samples, channels] float32 audio at `rate` -> a 1-D wave at `sample_rate`, channels mixed;
+    AudioError (naming `source`) for no samples, NaN or infinity."""
+    if audio.numel() == 0:
+        raise AudioError(source, "contains no audio samples")
+    if not torch.isfinite(audio).all():
+        raise AudioError(source, "contains NaN or infinite samples")
+    wave = audio.mean(dim=1)
     if rate != sample_rate:
         wave = AF.resample(wave, rate, sample_rate)
     return wave.contiguous()

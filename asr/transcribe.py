@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import AudioError, header_duration, load_audio
+from asr.audio import AudioError, header_duration, load_audio, mono_at_rate
 from asr.checkpoint import load_model
 from asr.data import Utterance, pad_features
 from asr.decoding import BeamSearchDecoder, greedy_decode, pause_frames, word_timestamps
@@ -155,6 +155,27 @@ class Transcriber:
                 yield from self._flush(pending)
                 pending = []
         yield from self._flush(pending)
+
+    def transcribe_waveform(self, wave, sample_rate: int, source: str = "waveform") -> Transcript:
+        """Audio already in memory (a microphone's buffer, a dataset's array), numpy or torch, at any
+        rate: 1-D, or 2-D with channels on either axis (the shorter one; soundfile reads [samples,
+        channels], torchaudio [channels, samples]). Long audio is cut into the windows a file's
+        would be. `source` names it in the Transcript and in an AudioError (no samples, NaN)."""
+        audio = torch.as_tensor(wave, dtype=torch.float32).cpu()
+        if audio.dim() == 1:
+            audio = audio[:, None]
+        elif audio.dim() != 2:
+            raise AudioError(source, f"must be [samples] or [channels, samples], got shape {tuple(audio.shape)}")
+        elif audio.shape[0] < audio.shape[1]:
+            audio = audio.T
+        rate = self.cfg.features.sample_rate
+        audio = mono_at_rate(audio, sample_rate, rate, source)
+        duration = audio.numel() / rate
+        windows = self._windows(duration)
+        if len(windows) > 1:
+            return self._transcribe_long(source, duration, windows, audio)
+        (text, words), = self._decode([audio])
+        return self._transcript(source, text, duration, words)
 
     def _flush(self, pending):
         if not pending:

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 import torchaudio
+import torchaudio.functional as AF
 
 from asr.audio import AudioError
 from asr.config import load_config
@@ -191,6 +192,31 @@ def test_a_file_whose_length_only_decoding_tells_is_decoded_once_into_the_same_w
     assert reads == [()], "decoded once, whole"
     assert decoding.duration == seeking.duration == round(ramp.size / rate, 3)
     assert len(heard) == len(seeked) and all(torch.equal(a, b) for a, b in zip(heard, seeked))
+
+
+
+def test_a_waveform_in_memory_is_transcribed_as_its_file_is(trained, tmp_path):
+    """The file route is the reference: the same samples, at a rate the model resamples from, long
+    enough for several windows, mono or stereo on either axis, numpy or torch."""
+    folder, _, checkpoint = trained
+    transcriber = Transcriber(checkpoint, chunk_seconds=3.0, overlap_seconds=1.0)
+    clips = [sf.read(folder / "data" / f"utt{i}.wav", dtype="float32") for i in range(len(TEXTS))]
+    rate = clips[0][1]
+    pause = np.zeros(rate // 2, dtype=np.float32)
+    speech = np.concatenate([part for clip, _ in clips for part in (clip, pause)])
+    at_22k = AF.resample(torch.from_numpy(speech), rate, 22050).numpy()
+    sf.write(tmp_path / "long.wav", at_22k, 22050, subtype="FLOAT")
+    (_, from_file), = transcriber.transcribe([tmp_path / "long.wav"])
+    assert len(transcriber._windows(from_file.duration)) > 1 and from_file.words
+    for wave in (at_22k, torch.from_numpy(at_22k), np.stack([at_22k, at_22k]), np.stack([at_22k, at_22k], axis=1)):
+        from_memory = transcriber.transcribe_waveform(wave, 22050, source="mic")
+        assert (from_memory.source, from_memory.text, from_memory.duration) == ("mic", from_file.text,
+                                                                                 from_file.duration)
+        assert from_memory.words == from_file.words
+    short = transcriber.transcribe_waveform(clips[3][0], rate)
+    assert (short.source, short.text) == ("waveform", TEXTS[3])
+    with pytest.raises(AudioError, match="mic: contains NaN or infinite samples"):
+        transcriber.transcribe_waveform(np.full(rate, np.nan), rate, source="mic")
 
 
 @pytest.mark.slow
