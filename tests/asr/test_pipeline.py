@@ -194,7 +194,6 @@ def test_a_file_whose_length_only_decoding_tells_is_decoded_once_into_the_same_w
     assert len(heard) == len(seeked) and all(torch.equal(a, b) for a, b in zip(heard, seeked))
 
 
-
 def test_a_waveform_in_memory_is_transcribed_as_its_file_is(trained, tmp_path):
     """The file route is the reference: the same samples, at a rate the model resamples from, long
     enough for several windows, mono or stereo on either axis, numpy or torch."""
@@ -396,7 +395,6 @@ def test_transcribe_and_evaluate_run_on_a_gpu_when_one_is_visible(monkeypatch):
     assert pick_device("auto") == "cuda" and pick_device("cpu") == "cpu" and pick_device("cuda:1") == "cuda:1"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert pick_device("auto") == "cpu"
-
 
 
 def test_version_names_the_stack_a_bug_report_needs(capsys):
