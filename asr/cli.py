@@ -337,24 +337,31 @@ class ShownDefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _versions() -> str:
-    """Read from the installed packages' metadata, not by importing them: a bug report's first line
-    should not cost a CUDA initialisation."""
-    from importlib.metadata import PackageNotFoundError, version
+class _PrintVersions(argparse.Action):
+    """--version, looked up only when asked for (argparse's own version action wants the text at
+    every start), from the installed packages' metadata, not by importing them: a bug report's first
+    line should not cost a CUDA initialisation."""
 
-    def installed(name):
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "not installed"
-    return f"asr (triton-asr) {installed('triton-asr')}; " + ", ".join(
-        f"{name} {installed(name)}" for name in ("torch", "torchaudio", "triton"))
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.metadata import PackageNotFoundError, version
+
+        def installed(name):
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "not installed"
+        print(f"asr (triton-asr) {installed('triton-asr')}; " + ", ".join(
+            f"{name} {installed(name)}" for name in ("torch", "torchaudio", "triton")))
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = ShownDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="asr", description="Speech recognition with persistent Triton RNN kernels.")
-    parser.add_argument("--version", action="version", version=_versions(),
+    parser.add_argument("--version", action=_PrintVersions,
                         help="this package's version and the torch, torchaudio and triton it runs on")
     sub = parser.add_subparsers(dest="command", required=True)
 
