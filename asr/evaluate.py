@@ -1,8 +1,9 @@
 """WER and CER of a checkpoint on a manifest."""
 
 from asr.audio import AudioError
-from asr.data import read_manifest
+from asr.data import ManifestError, read_manifest
 from asr.scoring import corpus_rates, utterance_errors
+from asr.text import normalize_text
 from asr.transcribe import Transcriber
 
 
@@ -10,8 +11,11 @@ def evaluate(checkpoint, manifest, device: str = "auto", batch_size: int = 8, **
     """Decode every utterance (greedy, or beam search with `lm=` and its settings); unreadable
     audio is reported and counted, not scored. `details` holds each scored utterance's texts and
     edit counts, in manifest order."""
-    transcriber = Transcriber(checkpoint, device, batch_size, **decoding)
     utterances = read_manifest(manifest)
+    if not any(normalize_text(u.text) for u in utterances):  # checked before the decoding it would waste
+        raise ManifestError(f"{manifest}: no reference words to score against (every text is empty once "
+                            "normalised), so WER is undefined; `asr transcribe` decodes audio without references")
+    transcriber = Transcriber(checkpoint, device, batch_size, **decoding)
     # Decoded shortest first, so a batch pads little (1.06x the audio on the default recipe's
     # dev set, 1.77x in manifest order); padding does not change a result
     # (tests/asr/test_model.py).

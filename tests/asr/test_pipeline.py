@@ -302,11 +302,18 @@ def test_cli_errors_are_one_line(tmp_path):
     latin1.write_bytes("na\u00efve\n".encode("latin-1"))
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("hello world\n")
+    spoken, wordless = tmp_path / "spoken.jsonl", tmp_path / "wordless.jsonl"
+    spoken.write_text('{"audio_filepath": "a.wav", "duration": 1, "text": "hello"}\n')
+    wordless.write_text('{"audio_filepath": "a.wav", "duration": 1, "text": ""}\n'
+                        '{"audio_filepath": "b.wav", "duration": 1, "text": " ?!"}\n')
     cases = [
         (["transcribe", "x.wav", "--model", tmp_path / "missing.pt"], "missing.pt: no such checkpoint file"),
         (["transcribe", "x.wav", "--model", not_ckpt], "model.pt: not a readable checkpoint"),
         (["train", tmp_path / "none.yaml"], "none.yaml: no such config file"),
-        (["evaluate", "--model", not_ckpt, "--manifest", tmp_path / "m.jsonl"], "model.pt: not a readable"),
+        (["evaluate", "--model", not_ckpt, "--manifest", spoken], "model.pt: not a readable"),
+        # Its WER would have divided by one word that is not there ("WER 600%"); and before the model loads.
+        (["evaluate", "--model", not_ckpt, "--manifest", wordless], f"{wordless}: no reference words to score "
+         "against (every text is empty once normalised), so WER is undefined"),
         (["transcribe", "x.wav", "--output", not_ckpt], f"{not_ckpt}: is a file, not a folder"),
         (["lm", "build", not_ckpt, "--out", not_ckpt / "lm.arpa"], f"{not_ckpt}: is a file, not a folder"),
         (["lm", "build", latin1, "--out", tmp_path / "lm.arpa"], f"{latin1}:1: not UTF-8 text (byte 0xef)"),
