@@ -109,6 +109,23 @@ def mono_at_rate(audio: torch.Tensor, rate: int, sample_rate: int, source) -> to
     return wave.contiguous()
 
 
+# (zero, full scale) of integer PCM, the scaling soundfile applies when it reads such a file as float:
+# samples handed over in memory (scipy.io.wavfile, a microphone's int16 buffer) must reach the model
+# at the level a file's would, not 32768 times louder, which changes what it hears.
+PCM_SCALES = {torch.uint8: (128, 2**7), torch.int8: (0, 2**7), torch.int16: (0, 2**15), torch.int32: (0, 2**31)}
+
+
+def samples_as_float(samples, source) -> torch.Tensor:
+    """Float or integer PCM samples (numpy or torch) as float32 in [-1, 1) where they were PCM."""
+    samples = torch.as_tensor(samples).cpu()
+    if samples.is_floating_point():
+        return samples.float()
+    if samples.dtype not in PCM_SCALES:
+        raise AudioError(source, f"samples of type {samples.dtype} are neither float nor 8-, 16- or 32-bit PCM")
+    zero, full_scale = PCM_SCALES[samples.dtype]
+    return (samples.double() - zero).div(full_scale).float()
+
+
 def header_duration(path) -> float | None:
     """Length in seconds from the file's header, without decoding; None where libsndfile cannot
     read one (m4a, a missing or broken file): there only decoding tells."""

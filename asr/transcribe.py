@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import AudioError, header_duration, load_audio, mono_at_rate
+from asr.audio import AudioError, header_duration, load_audio, mono_at_rate, samples_as_float
 from asr.checkpoint import load_model
 from asr.data import Utterance, pad_features
 from asr.decoding import BeamSearchDecoder, greedy_decode, pause_frames, word_timestamps
@@ -158,10 +158,11 @@ class Transcriber:
 
     def transcribe_waveform(self, wave, sample_rate: int, source: str = "waveform") -> Transcript:
         """Audio already in memory (a microphone's buffer, a dataset's array), numpy or torch, at any
-        rate: 1-D, or 2-D with channels on either axis (the shorter one; soundfile reads [samples,
+        rate, float or integer PCM (int16 as scipy.io.wavfile reads it, scaled as a file's would be):
+        1-D, or 2-D with channels on either axis (the shorter one; soundfile reads [samples,
         channels], torchaudio [channels, samples]). Long audio is cut into the windows a file's
         would be. `source` names it in the Transcript and in an AudioError (no samples, NaN)."""
-        audio = torch.as_tensor(wave, dtype=torch.float32).cpu()
+        audio = samples_as_float(wave, source)
         if audio.dim() == 1:
             audio = audio[:, None]
         elif audio.dim() != 2:

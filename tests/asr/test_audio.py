@@ -3,7 +3,7 @@ import pytest
 import soundfile
 import torch
 
-from asr.audio import AudioError, load_audio
+from asr.audio import AudioError, load_audio, samples_as_float
 
 
 def write(path, audio, rate, **kwargs):
@@ -37,6 +37,20 @@ def test_integer_pcm_scaled_to_unit_range(tmp_path):
     pcm = (np.ones(1600) * 16384).astype(np.int16)
     wave = load_audio(write(tmp_path / "i.wav", pcm, 16000, subtype="PCM_16"))
     assert torch.allclose(wave, torch.full_like(wave, 0.5))
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_32"])
+def test_integer_samples_in_memory_are_scaled_as_soundfile_scales_a_file(tmp_path, subtype):
+    """scipy reads the integers as stored (uint8 for 8-bit WAV); soundfile's float read is the reference."""
+    from scipy.io import wavfile
+    ramp = np.linspace(-1, 1 - 2 ** -7, 4001)
+    path = write(tmp_path / "pcm.wav", ramp, 16000, subtype=subtype)
+    _, stored = wavfile.read(path)
+    expected, _ = soundfile.read(path, dtype="float64")
+    for samples in (stored, torch.from_numpy(stored)):
+        assert torch.allclose(samples_as_float(samples, "mic").double(), torch.from_numpy(expected), atol=1e-7)
+    with pytest.raises(AudioError, match="mic: samples of type torch.int64 are neither float nor"):
+        samples_as_float(stored.astype(np.int64), "mic")
 
 
 def test_segment_offset_and_duration(tmp_path):
