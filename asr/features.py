@@ -17,12 +17,22 @@ class FeatureConfig:
     f_min: float = 20.0
     f_max: float | None = None
     normalize: bool = True  # per-utterance mean/variance
+    # Every wave scaled to REFERENCE_DBFS first, in training and in transcription alike. The log's
+    # floor is absolute, so without it a quiet recording looks different from a loud one even after
+    # the per-utterance normalisation: the default model, trained on audio at about -20 dBFS, went
+    # from 23.67% to 30.00% WER on its dev set played 30 dB quieter (RESULTS.md, Limits).
+    normalize_level: bool = True
     # SpecAugment (Park et al. 2019, LibriSpeech "LD" policy); applied only in training.
     freq_masks: int = 2
     freq_mask_width: int = 27
     time_masks: int = 2
     time_mask_width: int = 40
     time_mask_max_ratio: float = 0.2  # a time mask never covers more than this share
+
+
+# About the level of every corpus the default model was trained on (median RMS of its TTS voices
+# and of the Asterisk prompts: -19.5 to -20.2 dBFS), so its features barely move under the scaling.
+REFERENCE_DBFS = -20.0
 
 
 class LogMel(torch.nn.Module):
@@ -41,6 +51,8 @@ class LogMel(torch.nn.Module):
             n_mels=cfg.n_mels, power=2.0, norm="slaney", mel_scale="slaney", center=True)
 
     def forward(self, wave: torch.Tensor, vtlp_factor: float = 1.0) -> torch.Tensor:
+        if self.cfg.normalize_level:
+            wave = at_reference_level(wave)
         # torch.stft's reflect padding needs more than n_fft / 2 samples. A clip shorter than that
         # (16 ms at 16 kHz) holds no word: silence after it lets it be decoded like any clip instead
         # of crashing the batch it is in, and gives it the two frames that normalisation needs.
@@ -54,6 +66,13 @@ class LogMel(torch.nn.Module):
         if self.cfg.normalize:
             feats = (feats - feats.mean(dim=-2, keepdim=True)) / (feats.std(dim=-2, keepdim=True) + 1e-5)
         return feats
+
+
+def at_reference_level(wave: torch.Tensor) -> torch.Tensor:
+    """Each wave (the last axis) scaled to an RMS of REFERENCE_DBFS; digital silence left as it is."""
+    rms = wave.pow(2).mean(dim=-1, keepdim=True).sqrt()
+    return torch.where(rms > 0, wave * (10 ** (REFERENCE_DBFS / 20) / rms.clamp_min(torch.finfo(wave.dtype).tiny)),
+                       wave)
 
 
 def warp_frequencies(power: torch.Tensor, factor: float, sample_rate: int) -> torch.Tensor:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.features import FeatureConfig, LogMel, SpecAugment, num_frames, warp_frequencies
+from asr.features import REFERENCE_DBFS, FeatureConfig, LogMel, SpecAugment, num_frames, warp_frequencies
 
 
 def test_mel_filterbank_matches_librosa():
@@ -15,7 +15,7 @@ def test_mel_filterbank_matches_librosa():
 
 
 def test_log_mel_matches_librosa_pipeline():
-    cfg = FeatureConfig(normalize=False)
+    cfg = FeatureConfig(normalize=False, normalize_level=False)
     wave = torch.randn(8000, generator=torch.Generator().manual_seed(0)) * 0.1
     ours = LogMel(cfg)(wave).numpy()
     power = np.abs(librosa.stft(wave.numpy(), n_fft=512, hop_length=160, win_length=400, center=True,
@@ -35,7 +35,7 @@ def test_shapes_hop_and_configurable_bins():
 @pytest.mark.parametrize("samples", [1, 80, 256])
 def test_a_clip_shorter_than_the_fft_padding_gets_silence_after_it(samples):
     """torch.stft alone raises on these (reflect padding needs more than n_fft / 2 samples)."""
-    cfg = FeatureConfig(normalize=False)
+    cfg = FeatureConfig(normalize=False, normalize_level=False)  # silence after it would lower its level
     wave = torch.full((samples,), 0.5)
     feats = LogMel(cfg)(wave)
     padded = torch.cat([wave, torch.zeros(cfg.n_fft // 2 + 1 - samples)])
@@ -48,6 +48,20 @@ def test_per_utterance_normalisation():
     feats = LogMel(FeatureConfig())(torch.randn(32000) * 3 + 0.5)
     assert torch.allclose(feats.mean(0), torch.zeros(80), atol=1e-4)
     assert torch.allclose(feats.std(0), torch.ones(80), atol=1e-3)
+
+
+def test_features_do_not_hear_the_recording_level():
+    """Hand-computed reference: the wave scaled to REFERENCE_DBFS by its RMS, then the plain features.
+    Without the scaling a quiet copy differs, through the log's absolute floor."""
+    voiced = torch.sin(2 * torch.pi * 150 * torch.arange(16000) / 16000) * torch.linspace(0, 1, 16000)
+    wave = torch.cat([torch.zeros(4000), voiced, torch.zeros(4000)])  # digital silence, as TTS output has
+    rms = wave.pow(2).mean().sqrt()
+    plain, levelled = LogMel(FeatureConfig(normalize_level=False)), LogMel(FeatureConfig())
+    reference = plain(wave * 10 ** (REFERENCE_DBFS / 20) / rms)
+    for gain in (1.0, 0.03, 1e-3, 4.0):
+        assert torch.allclose(levelled(wave * gain), reference, atol=1e-3)  # float32 rounding, then divided by std
+    assert (plain(wave * 0.03) - plain(wave)).abs().max() > 1
+    assert torch.equal(levelled(torch.zeros(8000)), plain(torch.zeros(8000)))
 
 
 def tone(hz: float, seconds: float = 0.5) -> torch.Tensor:
