@@ -20,7 +20,7 @@ class FeatureConfig:
     # Every wave scaled to REFERENCE_DBFS first, in training and in transcription alike. The log's
     # floor is absolute, so without it a quiet recording looks different from a loud one even after
     # the per-utterance normalisation: the default model, trained on audio at about -20 dBFS, went
-    # from 23.67% to 30.00% WER on its dev set played 30 dB quieter (RESULTS.md, Limits).
+    # from 23.67% to 30.00% WER on its dev set played 30 dB quieter (recipes/default/RESULTS.md, Limits).
     normalize_level: bool = True
     # SpecAugment (Park et al. 2019, LibriSpeech "LD" policy); applied only in training.
     freq_masks: int = 2
