@@ -36,6 +36,10 @@ def read_checkpoint(path) -> dict:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(error).__name__})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a checkpoint of this toolkit (expected format {FORMAT})")
+    # Checkpoints saved before features.normalize_over existed were trained with statistics over every frame.
+    features = ckpt.get("config", {}).get("features")
+    if isinstance(features, dict):
+        features.setdefault("normalize_over", "all")
     if "int8_scales" in ckpt:
         scales = ckpt.pop("int8_scales")
         ckpt["model"] = {name: _dequantized(value, scales.get(name)) for name, value in ckpt["model"].items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from asr.augment import AugmentConfig
-from asr.features import FeatureConfig
+from asr.features import NORMALIZE_OVER, FeatureConfig
 from asr.model import RNN_TYPES, SUBSAMPLES, ModelConfig
 from asr.text import DEFAULT_VOCAB
 from kernels.rnn import IMPLS
@@ -79,8 +79,8 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Settings with a fixed set of values: the model's and the trainer's own checks name neither the
 # recipe nor the section.
-CHOICES = {"model.rnn_type": tuple(RNN_TYPES), "model.subsample": SUBSAMPLES, "model.impl": IMPLS,
-           "train.precision": PRECISIONS, "train.device": DEVICES}
+CHOICES = {"features.normalize_over": NORMALIZE_OVER, "model.rnn_type": tuple(RNN_TYPES), "model.subsample": SUBSAMPLES,
+           "model.impl": IMPLS, "train.precision": PRECISIONS, "train.device": DEVICES}
 
 
 def check_ranges(cfg: Config, source: str) -> None:

@@ -64,7 +64,8 @@ def test_a_misspelt_section_in_the_yaml_is_named_with_the_nearest_one(tmp_path):
     ("features.f_max=12000", r"f_max=12000 must satisfy f_min < f_max <= 8000 \(half of features.sample_rate"),
     ("features.f_min=9000", "features.f_min=9000.0 and f_max=None must satisfy"),
     ("features.freq_mask_width=-3", "features.freq_mask_width must be zero or more"),
-    ("features.time_mask_max_ratio=2", r"features.time_mask_max_ratio must lie in \[0, 1\]")])
+    ("features.time_mask_max_ratio=2", r"features.time_mask_max_ratio must lie in \[0, 1\]"),
+    ("features.normalize_over=voiced", r"features.normalize_over must be one of \['speech', 'all'\]")])
 def test_values_a_run_cannot_use_are_refused_by_name(tmp_path, override, message):
     path = tmp_path / "c.yaml"
     path.write_text("{}\n")
@@ -90,6 +91,17 @@ def test_checkpoint_rebuilds_model_alone(tmp_path):
     x, lengths = torch.randn(1, 30, 80), torch.tensor([30])
     torch.testing.assert_close(loaded(x, lengths)[0], model(x, lengths)[0])
     assert not list(tmp_path.glob("*.tmp")), "no temporary file left behind"
+    assert loaded_cfg.features.normalize_over == "speech"
+
+
+def test_a_checkpoint_from_before_speech_statistics_keeps_its_own(tmp_path):
+    """It was trained with the mean and variance over every frame, and is read that way."""
+    cfg = Config(model=ModelConfig(n_mels=80, conv_channels=4, hidden_size=8, num_layers=1, impl="torch"))
+    save_checkpoint(tmp_path / "m.pt", AcousticModel(cfg.model), cfg, CharTokenizer())
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    del ckpt["config"]["features"]["normalize_over"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt")[1].features.normalize_over == "all"
 
 
 def test_export_keeps_inference_state_only(tmp_path):

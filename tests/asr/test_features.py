@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr.features import REFERENCE_DBFS, FeatureConfig, LogMel, SpecAugment, num_frames, warp_frequencies
+from asr.features import REFERENCE_DBFS, SPEECH_TOP_DB, FeatureConfig, LogMel, SpecAugment, num_frames, warp_frequencies
 
 
 def test_mel_filterbank_matches_librosa():
@@ -62,6 +62,36 @@ def test_features_do_not_hear_the_recording_level():
         assert torch.allclose(levelled(wave * gain), reference, atol=1e-3)  # float32 rounding, then divided by std
     assert (plain(wave * 0.03) - plain(wave)).abs().max() > 1
     assert torch.equal(levelled(torch.zeros(8000)), plain(torch.zeros(8000)))
+
+
+def test_statistics_are_those_of_the_speech_not_of_the_silence_around_it():
+    """The mean and variance come from the frames within SPEECH_TOP_DB of the loudest (reference: that
+    rule applied by hand to librosa's mel power), so the speech frames come out the same whether
+    0.5 s or 2 s of silence, or faint noise, surround them; over "all" frames they do not."""
+    voiced = torch.sin(2 * torch.pi * 150 * torch.arange(16000) / 16000) * torch.linspace(0.05, 1, 16000)
+    hiss = torch.randn(48000, generator=torch.Generator().manual_seed(0)) * 1e-4  # about 67 dB below the tone
+    plain = LogMel(FeatureConfig(normalize=False, normalize_level=False))
+    speech = LogMel(FeatureConfig(normalize_level=False))
+
+    def around(seconds, quiet):  # the wave and where its speech frames are (8000 samples = 50 frames)
+        pad = int(16000 * seconds)
+        return torch.cat([quiet[:pad], voiced, quiet[pad:2 * pad]]), slice(pad // 160 + 3, (pad + 16000) // 160 - 3)
+
+    wave, inside = around(0.5, torch.zeros(48000))
+    power = librosa.filters.mel(sr=16000, n_fft=512, n_mels=80, fmin=20.0) @ np.abs(
+        librosa.stft(wave.numpy(), n_fft=512, hop_length=160, win_length=400)) ** 2
+    kept = plain(wave).numpy()[power.sum(0) >= power.sum(0).max() * 10 ** (-SPEECH_TOP_DB / 10)]
+    assert 0.5 < len(kept) / power.shape[1] < 0.75, "the silence, and the faintest onset, left out"
+    reference = (plain(wave).numpy() - kept.mean(0)) / (kept.std(0, ddof=1) + 1e-5)
+    np.testing.assert_allclose(speech(wave).numpy(), reference, atol=2e-3)
+
+    # The hiss reaches into the windows of the first and last speech frames, which count: 0.01 allowed.
+    for seconds, quiet, atol in ((2.0, torch.zeros(96000), 1e-4), (0.5, hiss, 1e-2), (2.0, hiss.repeat(2), 1e-2)):
+        other, other_inside = around(seconds, quiet)
+        torch.testing.assert_close(speech(other)[other_inside], speech(wave)[inside], atol=atol, rtol=0)
+    over_all = LogMel(FeatureConfig(normalize_level=False, normalize_over="all"))
+    longer, longer_inside = around(2.0, torch.zeros(96000))
+    assert (over_all(longer)[longer_inside] - over_all(wave)[inside]).abs().max() > 0.5
 
 
 def tone(hz: float, seconds: float = 0.5) -> torch.Tensor:
