@@ -77,7 +77,7 @@ class LogMel(torch.nn.Module):
         feats = torch.log(mel + 1e-6).transpose(-1, -2)
         if not self.cfg.normalize:
             return feats
-        if self.cfg.normalize_over == "all":
+        if self.cfg.normalize_over == "all":  # torch's own mean and std: older files score bit for bit as recorded
             return (feats - feats.mean(dim=-2, keepdim=True)) / (feats.std(dim=-2, keepdim=True) + 1e-5)
         return normalized_over(feats, speech_frames(mel))
 
