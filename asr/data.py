@@ -103,6 +103,14 @@ class SpeechDataset(Dataset):
     def __len__(self) -> int:
         return len(self.utterances)
 
+    def _generator(self, index: int, epoch: int) -> torch.Generator:
+        return torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 10_000_019 + index)
+
+    def added_seconds(self, index: int, epoch: int) -> float:
+        """The silence the augmentation puts around utterance `index` in `epoch` (BucketBatchSampler's
+        added_seconds)."""
+        return sum(self.augment.silence_around(self._generator(index, epoch))) if self.augment is not None else 0.0
+
     def __getitem__(self, key):
         index, epoch = key if isinstance(key, tuple) else (key, 0)
         utt = self.utterances[index]
@@ -113,12 +121,14 @@ class SpeechDataset(Dataset):
             wave = load_audio(utt.audio_filepath, self.features.sample_rate, utt.offset, duration)
         except AudioError as error:
             return Unreadable(utt.where, str(error))
-        vtlp_factor = 1.0
+        vtlp_factor, text = 1.0, normalize_text(utt.text)
         if self.augment is not None:
-            generator = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) * 10_000_019 + index)
+            generator = self._generator(index, epoch)
             wave = self.augment(wave, generator)
             vtlp_factor = self.augment.vtlp_factor(generator)
-        text = normalize_text(utt.text)
+            noise = self.augment.speech_free(wave, generator)
+            if noise is not None:
+                wave, text = noise, ""
         with torch.no_grad():
             feats = self._logmel(wave, vtlp_factor)
         return feats, torch.tensor(self.tokenizer.encode(text), dtype=torch.long), text, utt.id

@@ -16,15 +16,19 @@ class BucketBatchSampler(Sampler):
       the true durations.
     - num_replicas/rank: each data-parallel rank takes every num_replicas-th batch, all ranks
       the same count (as DistributedSampler, but over whole batches).
+    - added_seconds(index, epoch), when given, is what augmentation adds to an utterance in an epoch
+      (silence around it): batches are grouped and budgeted by the lengths they will really have, so
+      one padded utterance does not stretch a whole batch of short ones.
     The epoch travels with every index so the dataset can seed per-utterance augmentation.
     """
 
     def __init__(self, durations: list[float], max_batch_seconds: float, seed: int = 0, shuffle: bool = True,
-                 sortagrad: bool = True, num_replicas: int = 1, rank: int = 0, max_batch_size: int = 512):
+                 sortagrad: bool = True, num_replicas: int = 1, rank: int = 0, max_batch_size: int = 512,
+                 added_seconds=None):
         if max_batch_seconds <= 0:
             raise ValueError(f"max_batch_seconds must be positive, got {max_batch_seconds}")
         self.durations = torch.tensor(durations, dtype=torch.float64)
-        self._seconds = self.durations.tolist()  # _group reads them one by one: tensor indexing is ~20x slower
+        self.added_seconds = added_seconds
         self.max_batch_seconds, self.max_batch_size = max_batch_seconds, max_batch_size
         self.seed, self.shuffle, self.sortagrad = seed, shuffle, sortagrad
         self.num_replicas, self.rank = num_replicas, rank
@@ -43,19 +47,24 @@ class BucketBatchSampler(Sampler):
     def _epoch_batches(self) -> list[list[int]]:
         generator = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
         sorted_epoch = self.sortagrad and self.epoch == 0
-        keys = self.durations
+        durations = self.durations
+        if self.added_seconds is not None:
+            durations = durations + torch.tensor([self.added_seconds(i, self.epoch) for i in range(len(durations))],
+                                                 dtype=torch.float64)
+        keys = durations
         if self.shuffle and not sorted_epoch:
             keys = keys * (1 + 0.2 * (torch.rand(len(keys), generator=generator, dtype=torch.float64) - 0.5))
-        batches = self._group(torch.argsort(keys, stable=True).tolist())
+        batches = self._group(torch.argsort(keys, stable=True).tolist(), durations.tolist())
         if self.shuffle and not sorted_epoch:
             batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
         return batches
 
-    def _group(self, order: list[int]) -> list[list[int]]:
-        """Consecutive runs of `order` that fit the padded-audio budget."""
+    def _group(self, order: list[int], seconds: list[float]) -> list[list[int]]:
+        """Consecutive runs of `order` whose padded `seconds` fit the budget (a list: _group reads
+        them one by one, and tensor indexing is ~20x slower)."""
         batches, current, longest = [], [], 0.0
         for index in order:
-            duration = self._seconds[index]
+            duration = seconds[index]
             grown = max(longest, duration) * (len(current) + 1)
             if current and (grown > self.max_batch_seconds or len(current) >= self.max_batch_size):
                 batches.append(current)
@@ -71,7 +80,7 @@ class BucketBatchSampler(Sampler):
         has a longer padded time axis, nor more items beside it) and the one with the most padded
         audio (every epoch's batches stay under the same budget, so this is within a few percent
         of any epoch's largest)."""
-        batches = self._group(torch.argsort(self.durations, stable=True).tolist())
+        batches = self._group(torch.argsort(self.durations, stable=True).tolist(), self.durations.tolist())
         padded = [float(self.durations[b].max()) * len(b) for b in batches]
         most_padded = batches[max(range(len(batches)), key=padded.__getitem__)]
         return [batches[-1]] if most_padded == batches[-1] else [batches[-1], most_padded]

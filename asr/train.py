@@ -175,11 +175,13 @@ class Trainer:
             raise ValueError(f"{cfg.data.train_manifest}: no usable utterances")
         dev = usable_utterances(read_manifests(cfg.data.dev_manifest), self.tokenizer, self.model, cfg.features,
                                 cfg.data.max_duration, self.say) if cfg.data.dev_manifest else []
+        dataset = SpeechDataset(train, self.tokenizer, cfg.features, cfg.augment, cfg.train.seed)
         self.sampler = BucketBatchSampler([u.duration for u in train], cfg.data.max_batch_seconds, seed=cfg.train.seed,
                                           sortagrad=cfg.data.sortagrad, num_replicas=self.dist.world_size,
-                                          rank=self.dist.rank)
-        self.train_loader = DataLoader(SpeechDataset(train, self.tokenizer, cfg.features, cfg.augment, cfg.train.seed),
-                                       batch_sampler=self.sampler, num_workers=cfg.data.num_workers, collate_fn=collate)
+                                          rank=self.dist.rank,
+                                          added_seconds=dataset.added_seconds if cfg.augment.pad_prob > 0 else None)
+        self.train_loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=cfg.data.num_workers,
+                                       collate_fn=collate)
         self.dev_loader = DataLoader(SpeechDataset(dev, self.tokenizer, cfg.features), batch_size=cfg.data.batch_size,
                                      num_workers=cfg.data.num_workers, collate_fn=collate) if dev else None
         self.say(f"training {sum(p.numel() for p in self.model.parameters()):,} parameters on {self.device} "
@@ -326,10 +328,10 @@ class Trainer:
 
     def scan_for_out_of_memory(self) -> None:
         """Train on the heaviest batches the data can produce, stretched to the slowest speed
-        perturbation, then undo it: a data.max_batch_seconds too large for the device fails here,
-        within a minute, instead of hours into the run (icefall scans pessimistic batches too)."""
+        perturbation and the most silence augmentation adds, then undo it: a data.max_batch_seconds
+        too large for the device fails here, within a minute, instead of hours into the run (icefall
+        scans pessimistic batches too)."""
         cfg, dataset = self.cfg, self.train_loader.dataset
-        slowest = min(cfg.augment.speed_factors) if dataset.augment is not None and cfg.augment.speed_factors else 1.0
         buffers = {name: buffer.clone() for name, buffer in self.bare_model.named_buffers()}  # BatchNorm statistics
         spec_augment = SpecAugment(cfg.features).train() if cfg.train.spec_augment else None
         self.model.train()
@@ -337,7 +339,8 @@ class Trainer:
             for indices in self.sampler.heaviest_batches():
                 utts = [dataset.utterances[i] for i in indices]
                 longest = max(u.duration for u in utts)
-                frames = num_frames(int(longest / slowest * cfg.features.sample_rate), cfg.features)
+                stretched = cfg.augment.longest_seconds(longest) if dataset.augment is not None else longest
+                frames = num_frames(int(stretched * cfg.features.sample_rate), cfg.features)
                 readable = [item for item in (dataset[i] for i in indices) if not isinstance(item, Unreadable)]
                 if not readable:  # reported when training reaches them
                     continue
@@ -348,8 +351,8 @@ class Trainer:
                 except torch.OutOfMemoryError:
                     raise TrainingError(
                         f"out of memory on {self.device} training the heaviest batch ({len(utts)} utterances of up "
-                        f"to {longest:.1f} s at speed {slowest}: {first_ids([u.id for u in utts], 5)}): lower "
-                        f"data.max_batch_seconds={cfg.data.max_batch_seconds} or data.max_duration, or use "
+                        f"to {longest:.1f} s, {stretched:.1f} s augmented: {first_ids([u.id for u in utts], 5)}): "
+                        f"lower data.max_batch_seconds={cfg.data.max_batch_seconds} or data.max_duration, or use "
                         "train.precision=bf16 (train.scan_out_of_memory=false skips this check)") from None
                 self.optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():

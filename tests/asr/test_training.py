@@ -277,7 +277,9 @@ def test_out_of_memory_scan_trains_the_heaviest_batch_and_leaves_no_trace(tmp_pa
         folder.mkdir()
         return load_config(write_tiny_recipe(
             folder, corpus, model={"conv_channels": 4, "hidden_size": 16, "num_layers": 2, "dropout": 0.3},
-            data={"max_batch_seconds": 3.0}, augment={"speed_factors": [0.9, 1.0, 1.1], "noise_prob": 0.5},
+            data={"max_batch_seconds": 3.0}, augment={"speed_factors": [0.9, 1.0, 1.1], "noise_prob": 0.5,
+                                                      "pad_prob": 0.5, "pad_seconds": [0.1, 0.3],
+                                                      "speech_free_prob": 0.2},
             train={"epochs": 1, "seed": 3, "spec_augment": True, **train}))
 
     monkeypatch.setattr(asr.train, "compute_loss", compute_loss)
@@ -288,7 +290,8 @@ def test_out_of_memory_scan_trains_the_heaviest_batch_and_leaves_no_trace(tmp_pa
     scan_ids, scan_lengths = seen[batches]
     longest = max(range(len(TEXTS)), key=lambda i: len(TEXTS[i]))  # tone utterances grow with their text
     assert f"utt{longest}" in scan_ids
-    feature_frames = len(tone_utterance(TEXTS[longest])) / 0.9 / 160  # stretched to speed 0.9, 10 ms hop
+    # stretched to speed 0.9 with 0.3 s of silence each side, 10 ms hop
+    feature_frames = (len(tone_utterance(TEXTS[longest])) / 0.9 + 2 * 0.3 * 16000) / 160
     assert all(abs(n - feature_frames) <= 2 for n in scan_lengths)
     # The scan's RNG draws, BatchNorm statistics and gradients are undone: the runs are identical.
     for name, value in read_checkpoint(plain)["model"].items():
