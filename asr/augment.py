@@ -110,6 +110,11 @@ def colored_noise(num_samples: int, exponent: float, generator) -> torch.Tensor:
     return noise / noise.std().clamp_min(1e-8)
 
 
+def any_colored_noise(num_samples: int, generator) -> torch.Tensor:
+    """colored_noise with an exponent drawn from white to brown."""
+    return colored_noise(num_samples, _uniform(generator, 0.0, 2.0), generator)
+
+
 def synthetic_rir(sample_rate: int, rt60: float, generator) -> torch.Tensor:
     """Exponentially decaying noise tail after a direct-path impulse: the statistical room model
     (energy falls 60 dB in rt60 seconds). Cheap, and enough to teach robustness to reverberation."""
@@ -135,7 +140,7 @@ def pad_with_floor(wave, sample_rate: int, before_s: float, after_s: float, floo
     """Silence before and after the speech, and colored noise `floor_snr_db` below the speech's RMS
     under all of it: a microphone's floor does not stop while someone speaks."""
     padded = torch.nn.functional.pad(wave, (round(before_s * sample_rate), round(after_s * sample_rate)))
-    floor = colored_noise(padded.numel(), _uniform(generator, 0.0, 2.0), generator)
+    floor = any_colored_noise(padded.numel(), generator)
     scale = (wave.pow(2).mean() / floor.pow(2).mean()).sqrt() * 10 ** (-floor_snr_db / 20)  # RMS: brown noise has DC
     return padded + floor * scale
 
@@ -182,7 +187,7 @@ class WaveAugment:
         """Colored noise as long as `wave` in its place, or None; drawn after vtlp_factor, so that
         turning it on leaves every other utterance as it was."""
         if self.cfg.speech_free_prob > 0 and torch.rand((), generator=generator).item() < self.cfg.speech_free_prob:
-            return 0.1 * colored_noise(wave.numel(), _uniform(generator, 0.0, 2.0), generator)
+            return 0.1 * any_colored_noise(wave.numel(), generator)
         return None
 
     def __call__(self, wave: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -200,7 +205,7 @@ class WaveAugment:
             wave = AF.fftconvolve(wave, rir)[: wave.numel()]
             wave = wave * (peak / wave.abs().max().clamp_min(1e-8))
         if torch.rand((), generator=generator).item() < cfg.noise_prob:
-            noise = colored_noise(wave.numel(), _uniform(generator, 0.0, 2.0), generator)
+            noise = any_colored_noise(wave.numel(), generator)
             snr = torch.tensor([_uniform(generator, *cfg.snr_db)])
             wave = AF.add_noise(wave[None], noise[None], snr)[0]
         # Last, as the channel and then the file's codec come after the room and the noise; each drawn

@@ -13,7 +13,7 @@ class BucketBatchSampler(Sampler):
     - Deterministic for a given (seed, epoch): durations are jittered by a seeded ±10% before
       sorting, so batch composition changes between epochs; batch order is then shuffled.
     - SortaGrad (Amodei et al. 2016): with `sortagrad`, epoch 0 goes shortest batch first, by
-      the true durations.
+      the unjittered durations.
     - num_replicas/rank: each data-parallel rank takes every num_replicas-th batch, all ranks
       the same count (as DistributedSampler, but over whole batches).
     - added_seconds(index, epoch), when given, is what augmentation adds to an utterance in an epoch
