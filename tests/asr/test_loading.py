@@ -239,6 +239,11 @@ def test_mp3_comes_after_the_telephone_band_and_leaves_earlier_draws_alone():
     ({"snr_db": (30.0, 5.0)}, "augment.snr_db must be [low, high] with low <= high, got [30.0, 5.0]"),
     ({"snr_db": (5.0, float("nan"))}, "augment.snr_db must be [low, high] with low <= high, got [5.0, nan]"),
     ({"mp3_compression": (0.5, 1.0)}, "augment.mp3_compression must be [low, high] with 0.0 <= low <= high <= 0.99"),
+    ({"pad_seconds": (1.0, 0.5)}, "augment.pad_seconds must be [low, high] with 0.0 <= low <= high <= 10.0"),
+    ({"pad_seconds": (-1.0, 0.5)}, "augment.pad_seconds must be [low, high] with 0.0 <= low <= high <= 10.0"),
+    ({"floor_snr_db": (-10.0, 40.0)}, "augment.floor_snr_db must be [low, high] with 0.0 <= low <= high <= inf"),
+    ({"speech_free_prob": 1.5}, "augment.speech_free_prob must be a probability in [0, 1], got 1.5"),
+    ({"pad_prob": -0.1}, "augment.pad_prob must be a probability in [0, 1], got -0.1"),
 ])
 def test_draw_ranges_are_checked(setting, message):
     """Speed 0 failed in a loader worker ("desired frequecy should be positive"), RT60 0 with an IndexError,
