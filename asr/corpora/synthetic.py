@@ -16,6 +16,8 @@ Sentences (normalised before synthesis, so audio and transcript say the same wor
 root/lm_train.txt receives every train-share sentence of that pool, for `asr lm build`.
 """
 
+import errno
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -26,6 +28,7 @@ import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -283,6 +286,21 @@ def check_engines(engines: tuple[str, ...]) -> None:
                                     f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
 
 
+@contextmanager
+def sole_build(root: Path):
+    """Refuses a second build into a root while one runs: both would write the same files at once, and
+    resuming reuses any file it finds, so a half-overwritten one would pass as audio and break training
+    later. The lock goes with its process, however it ends."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".prepare.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BlockingIOError(errno.EAGAIN, "another `asr prepare synthetic` is building here; let it finish "
+                                  "or use another --root", str(root)) from None
+        yield
+
+
 def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs: int = 2,
             engines: tuple[str, ...] = DEFAULT_ENGINES, **_) -> None:
     """root: where the audio goes (root/audio/*.flac); existing files are reused, so an
@@ -290,12 +308,17 @@ def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs:
     --hours or --seed in the same root renumbers the specs, and must not reuse audio of other words."""
     engines = tuple(engines)
     check_engines(engines)
+    with sole_build(Path(root)):
+        _build(Path(root), report, hours, seed, jobs, engines)
+
+
+def _build(root: Path, report: Report, hours: float, seed: int, jobs: int, engines: tuple[str, ...]) -> None:
     sentences = sorted(set(kjv_sentences()) | set(asterisk_train_sentences()))
     sentences += number_phrases(random.Random(seed), len(sentences) // 20)
     specs = plan(hours, seed, sentences, engines)
-    audio_dir = Path(root) / "audio"
+    audio_dir = root / "audio"
     audio_dir.mkdir(parents=True, exist_ok=True)
-    write_lm_text(Path(root) / "lm_train.txt", sentences)
+    write_lm_text(root / "lm_train.txt", sentences)
 
     def build(spec: Spec):
         path = audio_dir / f"{spec.id}-{spec_digest(spec)}.flac"

@@ -272,6 +272,18 @@ def test_a_missing_voice_or_engine_stops_the_build_before_it_starts(monkeypatch)
         synthetic.check_engines(("espeak", "piper"))
 
 
+def test_a_second_build_into_the_same_root_is_refused_while_one_runs(tmp_path, monkeypatch, capsys):
+    from asr.corpora import synthetic
+    monkeypatch.setattr(synthetic, "check_engines", lambda engines: None)
+    root = tmp_path / "s"
+    with synthetic.sole_build(root):
+        assert asr_main(["prepare", "synthetic", "--root", str(root), "--out", str(root), "--hours", "0.001"]) == 2
+        assert not (root / "audio").exists(), "refused before writing anything"
+    assert f"{root}: another `asr prepare synthetic` is building here" in capsys.readouterr().err
+    with synthetic.sole_build(root):  # released when its holder is done
+        pass
+
+
 def test_cli_prepare_and_errors(tmp_path, capsys):
     chapter = tmp_path / "dev-clean" / "1" / "2"
     tone(chapter / "1-2-0.flac", format="FLAC")
