@@ -308,8 +308,9 @@ def prepare(root: Path, report: Report, hours: float = 1.0, seed: int = 0, jobs:
     --hours or --seed in the same root renumbers the specs, and must not reuse audio of other words."""
     engines = tuple(engines)
     check_engines(engines)
-    with sole_build(Path(root)):
-        _build(Path(root), report, hours, seed, jobs, engines)
+    root = Path(root)
+    with sole_build(root):
+        _build(root, report, hours, seed, jobs, engines)
 
 
 def _build(root: Path, report: Report, hours: float, seed: int, jobs: int, engines: tuple[str, ...]) -> None:
