@@ -1,23 +1,26 @@
 """Drop-in torch.nn.LSTM / torch.nn.GRU whose time loop runs on the Triton kernels."""
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from kernels.common.launch import check_lengths, require_kernel_device
+from kernels.common.launch import check_lengths, kernels_fit, require_kernel_device
 from kernels.common.sequence import reverse_padded
-from kernels.gru.fused_recurrent import gru_recurrence
-from kernels.lstm.fused_recurrent import lstm_recurrence
+from kernels.gru import fused_recurrent as gru
+from kernels.lstm import fused_recurrent as lstm
 
 IMPLS = ("auto", "triton", "torch")
 
 
 class _TritonRNNMixin:
-    """Shared forward for LSTM and GRU. Subclasses set `_cell_states` (2 for LSTM, 1 for GRU) and
-    `_torch_cell` (their torch base class)."""
+    """Shared forward for LSTM and GRU. Subclasses set `_cell_states` (2 for LSTM, 1 for GRU),
+    `_gates` (rows of W_hh per unit) and `_torch_cell` (their torch base class)."""
 
     _cell_states: int
+    _gates: int
     _torch_cell: type
 
     def _init_impl(self, impl: str) -> None:
@@ -28,8 +31,8 @@ class _TritonRNNMixin:
         self.impl = impl
 
     def _use_triton(self, x: torch.Tensor) -> bool:
-        if self.impl == "auto":
-            return x.is_cuda
+        if self.impl == "auto":  # cuDNN where W_hh does not fit the kernels on chip (kernels/README.md)
+            return x.is_cuda and kernels_fit(self._gates, self.hidden_size, x.device, _autocast_dtype(x) or x.dtype)
         if self.impl == "triton":
             require_kernel_device(x.device)  # before any work, not deep inside the first layer
         return self.impl == "triton"
@@ -56,7 +59,12 @@ class _TritonRNNMixin:
                              f"got {tuple(input.shape)}")
         x = input.transpose(0, 1) if self.batch_first else input
         if self._use_triton(x):
-            y, states = self._forward_by_layer(x, hx, lengths, self._recurrence)
+            amp_dtype = _autocast_dtype(x)
+            if amp_dtype is not None:  # as torch's RNNs under autocast: input, states and weights in its dtype
+                x = x.to(amp_dtype)
+                hx = None if hx is None else self._map_states(hx, lambda h: h.to(amp_dtype))
+            recurrence = partial(self._recurrence, amp_dtype=amp_dtype)
+            y, states = self._forward_by_layer(x, hx, lengths, recurrence)
         elif lengths is not None and not x.is_cuda:
             y, states = self._forward_by_layer(x, hx, torch.as_tensor(lengths).cpu(), self._torch_segments)
         else:
@@ -156,6 +164,18 @@ class _TritonRNNMixin:
                                  f"on {x.device}")
 
 
+def _autocast_dtype(x: torch.Tensor) -> torch.dtype | None:
+    """The dtype autocast runs x's RNN in where it is on for x's device (fp64 it leaves alone)."""
+    device = x.device.type
+    if x.dtype != torch.float64 and torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return None
+
+
+def _cast(weights, dtype):
+    return weights if dtype is None else tuple(None if w is None else w.to(dtype) for w in weights)
+
+
 def _time_major_call(module, x, hx):
     """torch's own forward on time-major data, whatever module.batch_first says."""
     batch_first = module.batch_first
@@ -189,16 +209,17 @@ class LSTM(_TritonRNNMixin, torch.nn.LSTM):
     """
 
     _cell_states = 2
+    _gates = lstm.GATES
     _torch_cell = torch.nn.LSTM
 
     def __init__(self, *args, impl: str = "auto", **kwargs):
         super().__init__(*args, **kwargs)
         self._init_impl(impl)
 
-    def _recurrence(self, x, weights, states0, lengths):
-        w_ih, w_hh, b_ih, b_hh = weights
+    def _recurrence(self, x, weights, states0, lengths, amp_dtype=None):
+        w_ih, w_hh, b_ih, b_hh = _cast(weights, amp_dtype)
         xw = F.linear(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        return lstm_recurrence(xw, w_hh, states0[0], states0[1], lengths)
+        return lstm.lstm_recurrence(xw, w_hh, states0[0], states0[1], lengths)
 
 
 class GRU(_TritonRNNMixin, torch.nn.GRU):
@@ -210,12 +231,13 @@ class GRU(_TritonRNNMixin, torch.nn.GRU):
     """
 
     _cell_states = 1
+    _gates = gru.GATES
     _torch_cell = torch.nn.GRU
 
     def __init__(self, *args, impl: str = "auto", **kwargs):
         super().__init__(*args, **kwargs)
         self._init_impl(impl)
 
-    def _recurrence(self, x, weights, states0, lengths):
-        w_ih, w_hh, b_ih, b_hh = weights
-        return gru_recurrence(F.linear(x, w_ih, b_ih), w_hh, b_hh, states0[0], lengths)
+    def _recurrence(self, x, weights, states0, lengths, amp_dtype=None):
+        w_ih, w_hh, b_ih, b_hh = _cast(weights, amp_dtype)
+        return gru.gru_recurrence(F.linear(x, w_ih, b_ih), w_hh, b_hh, states0[0], lengths)

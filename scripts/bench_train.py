@@ -25,6 +25,8 @@ import torch  # noqa: E402
 from asr.config import load_config  # noqa: E402
 from asr.model import AcousticModel, count_parameters, ctc_loss  # noqa: E402
 from asr.text import CharTokenizer  # noqa: E402
+from asr.train import AMP_DTYPES  # noqa: E402
+from kernels.common.launch import kernels_fit  # noqa: E402
 
 
 def environment(device: torch.device) -> dict:
@@ -51,7 +53,7 @@ def bench(recipe: str, impl: str, device, precision: str, batch_seconds: float, 
     labels = max(1, int(utterance_seconds * 12))
     targets = torch.randint(1, cfg.model.vocab_size, (batch * labels,), device=device)
     target_lengths = torch.full((batch,), labels, device=device)
-    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    dtype = AMP_DTYPES[precision]
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -77,6 +79,12 @@ def bench(recipe: str, impl: str, device, precision: str, batch_seconds: float, 
             "audio_s_per_s": round(batch * utterance_seconds / median, 1)}
 
 
+def recurrence_fits(recipe: str, device, precision: str) -> bool:
+    cfg = load_config(ROOT / "recipes" / recipe / "config.yaml").model
+    gates = {"lstm": 4, "gru": 3}[cfg.rnn_type]  # rows of W_hh per unit
+    return kernels_fit(gates, cfg.hidden_size, device, AMP_DTYPES[precision] or torch.float32)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--recipes", nargs="+", default=["default", "mini_librispeech"])
@@ -93,6 +101,10 @@ def main():
     rows = []
     for recipe in args.recipes:
         for impl in impls:
+            if impl == "triton" and not recurrence_fits(recipe, device, args.precision):
+                print(f"{recipe:18} {impl:7} {args.precision:5} skipped: its recurrent weights do not fit the "
+                      f"kernels' shared memory on {env['device']}", flush=True)
+                continue
             row = {**bench(recipe, impl, device, args.precision, args.batch_seconds, args.utterance_seconds,
                            args.steps), **env}
             rows.append(row)

@@ -5,6 +5,10 @@ Two paths (limits in kernels/README.md):
 - split hidden: `num_splits` programs share one batch tile, each owning `hidden_split` units.
   They swap h (forward) or the gate gradients (backward) through global memory every step,
   either inside one persistent launch with a grid barrier, or with one launch per step.
+
+Either way every program holds its W_hh tiles on chip, so a shape whose tiles do not fit the
+device's shared memory cannot run at all: plan_launch refuses it with a one-line error, and
+`kernels_fit` says so beforehand (impl="auto" then runs cuDNN).
 """
 
 import math
@@ -26,6 +30,10 @@ SPLIT_NO_SPILL_MAX = {
 # Units per program on the split path. tl.dot needs N >= 16 on sm_80/sm_90.
 DEFAULT_HIDDEN_SPLIT = 16
 MIN_DOT = 16
+# Batch rows per program: tl.dot's smallest M. Larger tiles need far more shared memory in some
+# variants (the small-hidden backward at 64 rows: 208 KiB, `compile_report.py --block-batch 64`),
+# and a large batch is served by more programs instead.
+BLOCK_BATCH = MIN_DOT
 
 
 def interpreting() -> bool:
@@ -55,20 +63,60 @@ def _sm_count(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).multi_processor_count
 
 
-def plan_launch(batch: int, hidden: int, device: torch.device, dtype: torch.dtype,
-                hidden_split: int | None = None, persistent: bool | None = None) -> LaunchPlan:
-    """Choose tiles and path. `hidden_split`/`persistent` force a path (tests, benchmarks)."""
+def shared_memory_limit(device: torch.device) -> int | None:
+    """Bytes of shared memory one program may use on `device` (what Triton checks at launch);
+    None off CUDA, where the interpreter has no such limit."""
+    if device.type != "cuda":
+        return None
+    return torch.cuda.get_device_properties(device).shared_memory_per_block_optin
+
+
+def shared_memory_bound(gates: int, block_hidden: int, hidden_split: int, dtype: torch.dtype) -> int:
+    """Bytes of shared memory a program of BLOCK_BATCH rows needs: at least what Triton allocates
+    for each of our kernels, measured on their sm_80/sm_90 cubins (tests/kernels/test_compile.py
+    holds it to them). The W_hh gate tiles stay there as `tl.dot` operands for the whole time loop,
+    with one [BB, BH] operand, at most fp32, beside them. Where one program owns every unit (the
+    small path, H <= 64), the backward kernels take about twice the tiles' size again (measured:
+    at most 76 KiB in all): counted here as three times."""
+    weight_tiles = gates * block_hidden * hidden_split * dtype.itemsize
+    small_path_staging = 3 * weight_tiles if hidden_split == block_hidden else 0
+    return weight_tiles + small_path_staging + BLOCK_BATCH * block_hidden * 4 + 1024
+
+
+def _hidden_tiles(hidden: int, device: torch.device, dtype: torch.dtype,
+                  hidden_split: int | None = None) -> tuple[int, int]:
+    """(block_hidden, hidden_split): H padded to a power of two, and the units per program."""
     block_hidden = max(MIN_DOT, triton.next_power_of_2(hidden))
-    block_batch = max(MIN_DOT, min(64, triton.next_power_of_2(batch)))
     if hidden_split is None:
         hidden_split = block_hidden if block_hidden <= SMALL_HIDDEN_MAX[dtype] else DEFAULT_HIDDEN_SPLIT
     hidden_split = min(triton.next_power_of_2(hidden_split), block_hidden)
     if device.type == "cuda":
         hidden_split = max(MIN_DOT, hidden_split)
-    num_splits = math.ceil(hidden / hidden_split)
-    if num_splits == 1:
+    if math.ceil(hidden / hidden_split) == 1:
         hidden_split = block_hidden
-    num_batch_tiles = math.ceil(batch / block_batch)
+    return block_hidden, hidden_split
+
+
+def kernels_fit(gates: int, hidden: int, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether the kernels can run a cell of `gates` gates and `hidden` units on `device` at all:
+    whether a program's W_hh tiles and operands fit its shared memory."""
+    limit = shared_memory_limit(device)
+    return limit is None or shared_memory_bound(gates, *_hidden_tiles(hidden, device, dtype), dtype) <= limit
+
+
+def plan_launch(batch: int, hidden: int, device: torch.device, dtype: torch.dtype, gates: int,
+                hidden_split: int | None = None, persistent: bool | None = None) -> LaunchPlan:
+    """Choose tiles and path. `hidden_split`/`persistent` force a path (tests, benchmarks)."""
+    block_hidden, hidden_split = _hidden_tiles(hidden, device, dtype, hidden_split)
+    num_splits = math.ceil(hidden / hidden_split)
+    limit = shared_memory_limit(device)
+    need = shared_memory_bound(gates, block_hidden, hidden_split, dtype)
+    if limit is not None and need > limit:
+        raise ValueError(f"hidden size {hidden} in {str(dtype).removeprefix('torch.')} needs {need / 1024:.0f} KiB "
+                         f"of shared memory per program, over the {limit / 1024:.0f} KiB of "
+                         f"{torch.cuda.get_device_name(device)}: run it in float16/bfloat16, or with impl='torch' "
+                         "(impl='auto' falls back to it by itself)")
+    num_batch_tiles = math.ceil(batch / BLOCK_BATCH)
     if num_splits == 1:
         persistent_ok = True
     elif interpreting() or device.type != "cuda":
@@ -80,7 +128,7 @@ def plan_launch(batch: int, hidden: int, device: torch.device, dtype: torch.dtyp
     if persistent and not persistent_ok:
         raise ValueError(f"persistent launch impossible for batch={batch} hidden={hidden} "
                          f"hidden_split={hidden_split} on {device}")
-    return LaunchPlan(block_batch, block_hidden, hidden_split, num_splits, num_batch_tiles,
+    return LaunchPlan(BLOCK_BATCH, block_hidden, hidden_split, num_splits, num_batch_tiles,
                       persistent_ok if persistent is None else persistent,
                       pick_num_warps(block_hidden, hidden_split, dtype))
 

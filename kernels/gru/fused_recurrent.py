@@ -14,6 +14,8 @@ from kernels.common.launch import check_recurrence_args, dot_precision, plan_lau
 from kernels.common.math import tanh
 from kernels.common.tiles import exchange_h, load_gate_tile, sequence_lengths, tile_offsets
 
+GATES = 3  # r, z, n: W_hh is [GATES * H, H]
+
 
 @triton.jit
 def _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD: tl.constexpr):
@@ -201,7 +203,7 @@ def gru_fwd(xw, w_hh, b_hh, h0, lengths=None, store_cache=True, hidden_split=Non
     """xw [T, B, 3H] time-major, w_hh [3H, H], b_hh [3H], h0 [B, H] -> y, h_n, cache."""
     steps, batch, _ = xw.shape
     hidden = w_hh.shape[1]
-    plan = plan_launch(batch, hidden, xw.device, xw.dtype, hidden_split, persistent)
+    plan = plan_launch(batch, hidden, xw.device, xw.dtype, GATES, hidden_split, persistent)
     sdt = state_dtype(xw.dtype)
     h0, b_hh = h0.to(sdt).contiguous(), b_hh.to(sdt).contiguous()
     y = torch.empty(steps, batch, hidden, device=xw.device, dtype=xw.dtype)
@@ -229,7 +231,7 @@ def gru_fwd(xw, w_hh, b_hh, h0, lengths=None, store_cache=True, hidden_split=Non
 def gru_bwd(dy, dh_n, gates, hs, h0, w_hh, lengths=None, hidden_split=None, persistent=None):
     """-> dgates [T, B, 4H] = (dr, dz, dn, dhn) pre-activation gradients (fp32), dh0."""
     steps, batch, hidden = dy.shape
-    plan = plan_launch(batch, hidden, dy.device, w_hh.dtype, hidden_split, persistent)
+    plan = plan_launch(batch, hidden, dy.device, w_hh.dtype, GATES, hidden_split, persistent)
     dgates = torch.empty_like(gates)
     meta = dict(H=hidden, BB=plan.block_batch, BH=plan.block_hidden, HB=plan.hidden_split,
                 PRECISION=dot_precision(w_hh.dtype), num_warps=plan.num_warps)
@@ -288,7 +290,7 @@ def gru_recurrence(xw, w_hh, b_hh=None, h0=None, lengths=None, hidden_split=None
     Example:
         >>> y, h_n = gru_recurrence(x @ w_ih.T + b_ih, w_hh, b_hh)
     """
-    check_recurrence_args(xw, w_hh, [h0], 3, lengths)
+    check_recurrence_args(xw, w_hh, [h0], GATES, lengths)
     batch, hidden = xw.shape[1], w_hh.shape[1]
     if b_hh is None:
         b_hh = xw.new_zeros(3 * hidden)

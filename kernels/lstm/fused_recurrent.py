@@ -14,6 +14,8 @@ from kernels.common.launch import check_recurrence_args, dot_precision, plan_lau
 from kernels.common.math import tanh
 from kernels.common.tiles import exchange_h, load_gate_tile, sequence_lengths, tile_offsets
 
+GATES = 4  # i, f, g, o: W_hh is [GATES * H, H]
+
 
 @triton.jit
 def _load_weights(w_hh, o_k, o_u, m_k, m_u, H, BACKWARD: tl.constexpr):
@@ -213,7 +215,7 @@ def lstm_fwd(xw, w_hh, h0, c0, lengths=None, store_cache=True, hidden_split=None
     """xw [T, B, 4H] time-major, w_hh [4H, H], h0/c0 [B, H] -> y [T, B, H], h_n, c_n, cache."""
     steps, batch, _ = xw.shape
     hidden = w_hh.shape[1]
-    plan = plan_launch(batch, hidden, xw.device, xw.dtype, hidden_split, persistent)
+    plan = plan_launch(batch, hidden, xw.device, xw.dtype, GATES, hidden_split, persistent)
     sdt = state_dtype(xw.dtype)
     h0, c0 = h0.to(sdt).contiguous(), c0.to(sdt).contiguous()
     y = torch.empty(steps, batch, hidden, device=xw.device, dtype=xw.dtype)
@@ -243,7 +245,7 @@ def lstm_fwd(xw, w_hh, h0, c0, lengths=None, store_cache=True, hidden_split=None
 def lstm_bwd(dy, dh_n, dc_n, gates, cs, c0, w_hh, lengths=None, hidden_split=None, persistent=None):
     """-> dgates [T, B, 4H] (gradient of xw, fp32), dh0, dc0 (state dtype)."""
     steps, batch, hidden = dy.shape
-    plan = plan_launch(batch, hidden, dy.device, w_hh.dtype, hidden_split, persistent)
+    plan = plan_launch(batch, hidden, dy.device, w_hh.dtype, GATES, hidden_split, persistent)
     sdt = gates.dtype
     dgates = torch.empty_like(gates)
     meta = dict(H=hidden, BB=plan.block_batch, BH=plan.block_hidden, HB=plan.hidden_split,
@@ -301,7 +303,7 @@ def lstm_recurrence(xw, w_hh, h0=None, c0=None, lengths=None, hidden_split=None,
     Example:
         >>> y, h_n, c_n = lstm_recurrence(x @ w_ih.T + b, w_hh)
     """
-    check_recurrence_args(xw, w_hh, [h0, c0], 4, lengths)
+    check_recurrence_args(xw, w_hh, [h0, c0], GATES, lengths)
     batch, hidden = xw.shape[1], w_hh.shape[1]
     zeros = xw.new_zeros(batch, hidden)
     if lengths is not None:

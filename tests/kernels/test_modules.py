@@ -1,5 +1,7 @@
 """kernels.LSTM / kernels.GRU against torch.nn.LSTM / torch.nn.GRU carrying the same weights."""
 
+import copy
+
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -113,6 +115,47 @@ def test_packed_sequence_in_packed_out(cell, impl, device):
     assert_close("packed data", y.data, y_ref.data, 1e-5, 1e-5)
     for s, s_ref in zip(as_tuple(states), as_tuple(states_ref)):
         assert_close("packed final state", s, s_ref, 1e-5, 1e-5)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_autocast_runs_the_recurrence_in_its_dtype(cell, device):
+    """As torch's own RNNs under autocast: input, states and weights in autocast's dtype, the
+    result that dtype's rounding of the fp32 one, and fp32 gradients for the fp32 parameters."""
+    amp = torch.bfloat16 if device.type == "cuda" else torch.float16  # the interpreter has no bf16
+    ours, reference = make_pair(cell, device, input_size=5, hidden_size=7, num_layers=2, bidirectional=True)
+    spelled_out = copy.deepcopy(ours).to(amp)
+    x, lengths = torch.randn(6, 3, 5, device=device), torch.tensor([6, 2, 5])
+    with torch.autocast(device.type, dtype=amp):
+        y, states = ours(x, lengths=lengths)
+    y_amp, states_amp = spelled_out(x.to(amp), lengths=lengths)
+    assert y.dtype == amp and torch.equal(y, y_amp)
+    for s, s_amp in zip(as_tuple(states), as_tuple(states_amp)):
+        assert torch.equal(s, s_amp)
+    y_ref, _ = reference_forward(reference, x, None, lengths, False)
+    assert_close("output against fp32", y, y_ref, 3e-2, 3e-2)
+    y.float().square().sum().backward()
+    y_amp.float().square().sum().backward()
+    for (name, p), p_amp in zip(ours.named_parameters(), spelled_out.parameters()):
+        assert p.grad.dtype == torch.float32
+        assert_close(f"d{name}", p.grad, p_amp.grad, 1e-3, 1e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_default_model_layers_on_gpu(cell):
+    """640 units in fp32, as the bundled model runs: too big for the kernels' shared memory, so
+    impl='auto' runs cuDNN and impl='triton' refuses in one line; under bf16 autocast they fit."""
+    ours, reference = make_pair(cell, "cuda", impl="auto", input_size=16, hidden_size=640, bidirectional=True)
+    x = torch.randn(50, 4, 16, device="cuda")
+    y, _ = ours(x)
+    assert_close("auto, fp32", y, reference(x)[0], 2e-5, 1e-4)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        assert ours._use_triton(x)
+        y_amp, _ = ours(x)
+    assert_close("auto, bf16 autocast", y_amp, y, 8e-2, 8e-2)
+    ours.impl = "triton"
+    with pytest.raises(ValueError, match="needs .* KiB of shared memory per program"):
+        ours(x)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -108,17 +108,33 @@ def test_matches_step_loop(cell, steps, batch, hidden, lengths, hidden_split, dt
     check_against_reference(cell, steps, batch, hidden, dtype, device, lengths, hidden_split=hidden_split)
 
 
+DTYPE_IDS = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+# (hidden, hidden_split, persistent, dtypes); fp32 W_hh tiles of [1024, 16] or [512, 32] do not fit on chip
+# (test_launch.py).
+GPU_SPLIT_SHAPES = [
+    (256, 16, True, tuple(DTYPE_IDS)),
+    (512, 16, True, tuple(DTYPE_IDS)),
+    (1024, 16, True, (torch.float16, torch.bfloat16)),
+    (333, 32, False, (torch.float16, torch.bfloat16)),
+    (333, 16, False, (torch.float32,)),
+]
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=["fp32", "fp16", "bf16"])
-@pytest.mark.parametrize("hidden,hidden_split,persistent", [
-    pytest.param(256, 16, True, id="H256-split16-persistent"),
-    pytest.param(1024, 16, True, id="H1024-split16-persistent"),
-    pytest.param(333, 32, False, id="H333-split32-stepped"),
-])
-def test_split_paths_on_gpu(cell, dtype, hidden, hidden_split, persistent):
+@pytest.mark.parametrize("hidden,hidden_split,persistent,dtype", [
+    pytest.param(h, hs, p, dt, id=f"H{h}-split{hs}-{'persistent' if p else 'stepped'}-{DTYPE_IDS[dt]}")
+    for h, hs, p, dtypes in GPU_SPLIT_SHAPES for dt in dtypes])
+def test_split_paths_on_gpu(cell, hidden, hidden_split, persistent, dtype):
     check_against_reference(cell, 40, 7, hidden, dtype, torch.device("cuda"), [40, 13, 1, 39, 27, 40, 8],
                             hidden_split=hidden_split, persistent=persistent)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_batch_of_64_at_1024_units_on_gpu(cell):
+    """The batch tile shrinks to fit shared memory (tests/kernels/test_launch.py); run it."""
+    check_against_reference(cell, 20, 64, 1024, torch.bfloat16, torch.device("cuda"), None)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
