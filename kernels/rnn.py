@@ -30,9 +30,15 @@ class _TritonRNNMixin:
             raise ValueError("proj_size is not supported by the Triton kernels")
         self.impl = impl
 
+    @classmethod
+    def fits_on_chip(cls, hidden_size: int, device: torch.device, dtype: torch.dtype) -> bool:
+        """Whether the kernels can hold this cell's W_hh in shared memory on `device` in `dtype`
+        (kernels/README.md, Shape limits); where not, impl="auto" runs cuDNN."""
+        return kernels_fit(cls._gates, hidden_size, device, dtype)
+
     def _use_triton(self, x: torch.Tensor) -> bool:
-        if self.impl == "auto":  # cuDNN where W_hh does not fit the kernels on chip (kernels/README.md)
-            return x.is_cuda and kernels_fit(self._gates, self.hidden_size, x.device, _autocast_dtype(x) or x.dtype)
+        if self.impl == "auto":
+            return x.is_cuda and self.fits_on_chip(self.hidden_size, x.device, _autocast_dtype(x) or x.dtype)
         if self.impl == "triton":
             require_kernel_device(x.device)  # before any work, not deep inside the first layer
         return self.impl == "triton"

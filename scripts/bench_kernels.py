@@ -28,7 +28,6 @@ import torch.nn.functional as F  # noqa: E402
 
 import kernels  # noqa: E402
 from kernels import gru_recurrence_ref, lstm_recurrence_ref  # noqa: E402
-from kernels.common.launch import kernels_fit  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 SWEEPS = {"batch": [1, 4, 16, 32, 64, 128, 256], "hidden": [256, 512, 1024, 2048], "steps": [50, 100, 500, 1000]}
@@ -76,7 +75,7 @@ def bench_point(cell, dtype_name, mode, batch, hidden, steps, with_naive):
     gates = 4 if cell == "lstm" else 3
     flops = 2 * steps * batch * 2 * hidden * gates * hidden * (1 if mode == "fwd" else 3)
     impls = {"triton": lambda x: ours(x)[0], "cudnn": lambda x: cudnn(x)[0]}
-    if not kernels_fit(gates, hidden, x.device, dtype):
+    if not cls.fits_on_chip(hidden, x.device, dtype):
         print(f"{cell} {dtype_name} H={hidden}: W_hh does not fit the kernels' shared memory here; cuDNN only",
               flush=True)
         del impls["triton"]

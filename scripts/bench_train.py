@@ -23,10 +23,9 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from asr.config import load_config  # noqa: E402
-from asr.model import AcousticModel, count_parameters, ctc_loss  # noqa: E402
+from asr.model import RNN_TYPES, AcousticModel, count_parameters, ctc_loss  # noqa: E402
 from asr.text import CharTokenizer  # noqa: E402
 from asr.train import AMP_DTYPES  # noqa: E402
-from kernels.common.launch import kernels_fit  # noqa: E402
 
 
 def environment(device: torch.device) -> dict:
@@ -81,8 +80,7 @@ def bench(recipe: str, impl: str, device, precision: str, batch_seconds: float, 
 
 def recurrence_fits(recipe: str, device, precision: str) -> bool:
     cfg = load_config(ROOT / "recipes" / recipe / "config.yaml").model
-    gates = {"lstm": 4, "gru": 3}[cfg.rnn_type]  # rows of W_hh per unit
-    return kernels_fit(gates, cfg.hidden_size, device, AMP_DTYPES[precision] or torch.float32)
+    return RNN_TYPES[cfg.rnn_type].fits_on_chip(cfg.hidden_size, device, AMP_DTYPES[precision] or torch.float32)
 
 
 def main():
