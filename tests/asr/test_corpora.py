@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import librosa
 import numpy as np
 import pytest
 import soundfile
@@ -217,6 +218,15 @@ def test_synthetic_voice_groups_share_the_draws():
     with_piper = collections.Counter(s.engine for s in plan(2, 0, sentences, engines=("espeak", "flite", "piper"))
                                      if s.split == "train")
     assert abs(with_piper["piper"] / sum(with_piper.values()) - 1 / 11) < 0.03
+    with_accents = plan(2, 0, sentences, engines=("espeak", "flite", "festival", "accents"))
+    drawn = collections.Counter(s.engine for s in with_accents if s.split == "train")
+    assert abs(drawn["accents"] / sum(drawn.values()) - 6 / 18) < 0.03, "as often as espeak's trained accents together"
+    assert {s.engine for s in with_accents if s.split == "test_voices"} == {"espeak", "flite"}
+    with_shifted = plan(2, 0, sentences, engines=("espeak", "flite", "festival", "shifted"))
+    drawn = collections.Counter(s.engine for s in with_shifted if s.split == "train")
+    assert abs(drawn["shifted"] / sum(drawn.values()) - 5 / 17) < 0.03, "as often as each of its five sources"
+    assert {s.voice for s in with_shifted if s.engine == "shifted"} == {"flite:kal", "flite:kal16", "flite:awb",
+                                                                        "festival:kal_diphone", "festival:ked_diphone"}
 
 
 def engine_is_ready(engine: str) -> bool:
@@ -232,6 +242,8 @@ def engine_is_ready(engine: str) -> bool:
     pytest.param("festival", "ked_diphone", marks=pytest.mark.skipif(
         not engine_is_ready("festival"),
         reason="needs festival and its voices (apt install festival festvox-kallpc16k festvox-kdlpc16k)")),
+    pytest.param("accents", "en-rp.d3.s1.i1.r0-8+f2", marks=pytest.mark.skipif(
+        not engine_is_ready("accents"), reason="needs espeak-ng (apt install espeak-ng)")),
     pytest.param("pico", "en-US", marks=pytest.mark.skipif(not engine_is_ready("pico"),
                                                            reason="needs ttspico (pip install ttspico)")),
     pytest.param("piper", "en_US-joe-medium", marks=pytest.mark.skipif(
@@ -255,6 +267,25 @@ def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     # 1.15, not the 1.56 asked: Piper draws its prosody at random each call, and the median of
     # detect_pitch_frequency read 1.22 to 1.40 for it in six runs; at 1.25 the test failed two of five.
     assert fast_high[1] > 1.15 * slow_low[1], "a pitch of 1.25 speaks higher than 0.8"
+
+
+@pytest.mark.skipif(not engine_is_ready("shifted") or not engine_is_ready("festival"),
+                    reason="needs flite and festival (apt install flite festival festvox-kdlpc16k)")
+@pytest.mark.parametrize("source", ["flite:kal16", "flite:awb", "festival:ked_diphone"])
+def test_shifted_voices_speak_at_a_womans_pitch_and_their_sources_tempo(tmp_path, source):
+    from asr.corpora.synthetic import FEMALE_PITCH_RATIO, Spec, synthesize
+
+    def pitch_and_seconds(engine, voice):
+        path = tmp_path / f"{engine}.flac"
+        synthesize(Spec("x", "train", engine, voice, 1.0, 1.0, "and the sons of joseph were born in egypt"), path)
+        audio, rate = soundfile.read(str(path), dtype="float32")
+        f0, voiced, _ = librosa.pyin(audio, fmin=60, fmax=400, sr=rate)
+        return float(np.median(f0[voiced])), len(audio) / rate
+
+    low, seconds = pitch_and_seconds(*source.split(":"))
+    high, shifted_seconds = pitch_and_seconds("shifted", source)
+    assert abs(high / low / FEMALE_PITCH_RATIO - 1) < 0.1  # measured 1.76-1.89 over the five sources
+    assert abs(shifted_seconds / seconds - 1) < 0.02
 
 
 def test_a_missing_voice_or_engine_stops_the_build_before_it_starts(monkeypatch):
