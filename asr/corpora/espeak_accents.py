@@ -105,8 +105,10 @@ def _data_root() -> Path:
     return root
 
 
-def espeak_args(accent: str, variant: str) -> list[str]:
-    """espeak-ng's arguments that select `accent` with one of its voice variants ("" for none)."""
+def espeak_args(voice: str) -> list[str]:
+    """espeak-ng's arguments that select `voice`, a drawn accent with one of espeak's variants after a
+    "+" (`en-rp.d3.s1.i2.r0-7+f2`) or none."""
+    accent, _, variant = voice.partition("+")
     root = _data_root()
     name = hashlib.sha1(accent.encode()).hexdigest()[:12]  # espeak-ng finds no voice of a name over 40 characters
     path = root / "espeak-ng-data" / "voices" / "drawn" / name

@@ -224,8 +224,7 @@ def speak_piper(spec: Spec) -> tuple[np.ndarray, int]:
     """Piper has a speed (length_scale) but no pitch: the voice is spoken at rate / pitch and its
     audio declared at pitch times its sample rate, so that played back it is `pitch` higher and
     `rate` faster. The formants move with the pitch, as in speed perturbation: each pitch sounds like
-    another speaker. The declared rate is kept a multiple of 100 Hz (pitch within 0.5%), which keeps
-    the resampling to 16 kHz cheap."""
+    another speaker."""
     from piper import SynthesisConfig
     with _PIPER_LOCK:
         voice = piper_voice(spec.voice)
@@ -233,7 +232,13 @@ def speak_piper(spec: Spec) -> tuple[np.ndarray, int]:
     if not chunks:
         raise RuntimeError(f"piper said nothing for {spec.text!r}")
     audio = np.concatenate([chunk.audio_float_array for chunk in chunks])
-    return audio, 100 * round(voice.config.sample_rate * spec.pitch / 100)
+    return audio, raised_rate(voice.config.sample_rate, spec.pitch)
+
+
+def raised_rate(sample_rate: int, factor: float) -> int:
+    """The sample rate to declare audio at so that it plays `factor` higher and faster: kept a
+    multiple of 100 Hz (the factor within 0.5%), which keeps the resampling to 16 kHz cheap."""
+    return 100 * round(sample_rate * factor / 100)
 
 
 def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
@@ -242,8 +247,7 @@ def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "out.wav"
         if spec.engine in ("espeak", "accents"):
-            accent, _, variant = spec.voice.partition("+")
-            voice = ["-v", spec.voice] if spec.engine == "espeak" else espeak_accents.espeak_args(accent, variant)
+            voice = ["-v", spec.voice] if spec.engine == "espeak" else espeak_accents.espeak_args(spec.voice)
             cmd = ["espeak-ng", *voice, "-s", str(round(175 * spec.rate)), "-p", str(round(50 * spec.pitch)),
                    "-w", str(wav), spec.text]
         elif spec.engine == "flite":
@@ -263,13 +267,12 @@ def speak_program(spec: Spec) -> tuple[np.ndarray, int]:
 
 def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
     """A flite or festival voice (spec.voice is "engine:voice") at a woman's pitch and formants, at
-    spec's rate and pitch relative to those (SHIFTED_SOURCES). The declared rate is kept a multiple
-    of 100 Hz, which keeps the resampling to 16 kHz cheap."""
+    spec's rate and pitch relative to those (SHIFTED_SOURCES)."""
     engine, voice = spec.voice.split(":")
     source = dataclasses.replace(spec, engine=engine, voice=voice, rate=spec.rate / FEMALE_FORMANT_RATIO,
                                  pitch=spec.pitch * FEMALE_PITCH_RATIO / FEMALE_FORMANT_RATIO)
     audio, rate = speak_program(source)
-    return audio, 100 * round(rate * FEMALE_FORMANT_RATIO / 100)
+    return audio, raised_rate(rate, FEMALE_FORMANT_RATIO)
 
 
 def synthesize(spec: Spec, path: Path) -> float:

@@ -70,5 +70,5 @@ def test_accents_are_drawn_alike_from_a_seed_and_each_speaks_as_its_file_says():
 
 
 def espeak_phonemes(accent: str) -> str:
-    return subprocess.run(["espeak-ng", *espeak_accents.espeak_args(accent, ""), "-x", "-q", PROBE],
+    return subprocess.run(["espeak-ng", *espeak_accents.espeak_args(accent), "-x", "-q", PROBE],
                           capture_output=True, text=True, check=True).stdout
