@@ -1,6 +1,7 @@
 """Audio in, transcripts out: batching of short files, overlapping windows for long ones, greedy
 CTC decoding, and word timestamps with confidences from CTC forced alignment."""
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from functools import partial
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from asr.audio import AudioError, header_duration, load_audio, mono_at_rate, samples_as_float
+from asr.audio import AudioError, audio_blocks, header_duration, load_audio, mono_at_rate, samples_as_float
 from asr.checkpoint import load_model
 from asr.data import Utterance, pad_features
 from asr.decoding import BeamSearchDecoder, greedy_decode, pause_frames, word_timestamps
@@ -16,6 +17,7 @@ from asr.features import LogMel
 from asr.formats import Transcript, Word
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "default_model.pt"
+Window = tuple[float, torch.Tensor, float, float]  # offset (s), samples, keep_from, keep_to: see Transcriber._windows
 
 
 def pick_device(name: str) -> str:
@@ -35,8 +37,7 @@ class Transcriber:
     by `overlap_seconds` and each word is kept from the window where its midpoint lies farthest
     from a window edge, so no word is duplicated or dropped at a seam. Memory is bounded by one
     batch of windows: about batch_size × chunk_seconds of audio and its activations, whatever the
-    file's length, except for formats libsndfile cannot read (m4a): only decoding gives their
-    length, so they are decoded once, whole, and cut into windows in memory.
+    file's length and format (those libsndfile cannot read, m4a, are streamed through ffmpeg).
     """
 
     def __init__(self, checkpoint=DEFAULT_MODEL, device: str = "auto", batch_size: int = 8, chunk_seconds: float = 30.0,
@@ -80,45 +81,67 @@ class Transcriber:
                 for lp, n, text in zip(log_probs, out_lengths.tolist(), texts)]
 
     def _windows(self, duration: float) -> list[tuple[float, float, float, float]]:
-        """(offset, length, keep_from, keep_to) per window: a word whose midpoint lies in
-        [keep_from, keep_to) belongs to that window."""
+        """(offset, length, keep_from, keep_to) per window of audio `duration` seconds long: a word
+        whose midpoint lies in [keep_from, keep_to) belongs to that window."""
         if duration <= self.chunk_seconds:
             return [(0.0, duration, -math.inf, math.inf)]
         step = self.chunk_seconds - self.overlap_seconds
         count = math.ceil((duration - self.overlap_seconds) / step)
-        windows = []
-        for k in range(count):
-            offset = k * step
-            keep_from = -math.inf if k == 0 else offset + self.overlap_seconds / 2
-            keep_to = math.inf if k == count - 1 else offset + step + self.overlap_seconds / 2
-            windows.append((offset, min(self.chunk_seconds, duration - offset), keep_from, keep_to))
-        return windows
+        return [(k * step, min(self.chunk_seconds, duration - k * step), *self._keep(k, k * step, k == count - 1))
+                for k in range(count)]
 
-    def _measure(self, item) -> tuple[float, torch.Tensor | None]:
-        """(seconds, the decoded audio where only decoding told the length, else None)."""
+    def _keep(self, k: int, offset: float, last: bool) -> tuple[float, float]:
+        step = self.chunk_seconds - self.overlap_seconds
+        return (-math.inf if k == 0 else offset + self.overlap_seconds / 2,
+                math.inf if last else offset + step + self.overlap_seconds / 2)
+
+    def _read_windows(self, item) -> Iterator[Window]:
+        """The windows of `item`, each read when it is asked for. A file with a header is read a
+        window at a time by seeking; one without (m4a: only decoding tells its length) is decoded
+        once, as a stream, and cut as it comes."""
         if isinstance(item, Utterance):
-            return item.duration, None
-        seconds = header_duration(item)
-        if seconds is not None:
-            return seconds, None
-        # Decoded once, whole: reading a window of such a file (through audioread) decodes all before it.
-        decoded = self._load(item)
-        return decoded.numel() / self.cfg.features.sample_rate, decoded
+            duration = item.duration
+        elif (duration := header_duration(item)) is None:
+            windows = self._cut(audio_blocks(item, self.cfg.features.sample_rate))
+            first = next(windows)
+            if first[1].numel() == 0:
+                raise AudioError(item, "contains no audio samples")
+            yield first
+            yield from windows
+            return
+        windows = self._windows(duration)
+        if len(windows) == 1:
+            yield 0.0, self._load(item), -math.inf, math.inf
+            return
+        for offset, length, keep_from, keep_to in windows:
+            yield offset, self._load(item, offset, length), keep_from, keep_to
 
-    def _transcribe_long(self, item, duration: float, windows, decoded: torch.Tensor | None = None) -> Transcript:
+    def _cut(self, blocks: Iterable[torch.Tensor]) -> Iterator[Window]:
+        """The windows _windows lays out, over audio that arrives in blocks of any size: a window is
+        the last one where no sample lies beyond it, so one sample past it is read before it goes."""
         rate = self.cfg.features.sample_rate
-        words = []
-        for first in range(0, len(windows), self.batch_size):
-            batch = windows[first: first + self.batch_size]
-            # Cut from `decoded`, a window holds the very samples a seek would read.
-            waves = [self._load(item, offset, length) if decoded is None
-                     else decoded[round(offset * rate):][:round(length * rate)]
-                     for offset, length, _, _ in batch]
-            for (offset, _, keep_from, keep_to), (_, window_words) in zip(batch, self._decode(waves)):
+        size, step = round(self.chunk_seconds * rate), round((self.chunk_seconds - self.overlap_seconds) * rate)
+        blocks, buffer, start = iter(blocks), torch.empty(0), 0
+        for k in itertools.count():
+            while buffer.numel() <= size and (block := next(blocks, None)) is not None:
+                buffer = torch.cat([buffer, block])
+            last = buffer.numel() <= size
+            yield (start / rate, buffer[:size], *self._keep(k, start / rate, last))
+            if last:
+                return
+            buffer, start = buffer[step:], start + step
+
+    def _transcribe_long(self, item, windows: Iterator[Window]) -> Transcript:
+        rate = self.cfg.features.sample_rate
+        words, duration = [], 0.0
+        while batch := list(itertools.islice(windows, self.batch_size)):
+            decoded = self._decode([wave for _, wave, _, _ in batch])
+            for (offset, wave, keep_from, keep_to), (_, window_words) in zip(batch, decoded):
                 for w in window_words:
                     w.start, w.end = round(w.start + offset, 3), round(w.end + offset, 3)
                     if keep_from <= (w.start + w.end) / 2 < keep_to:
                         words.append(w)
+                duration = offset + wave.numel() / rate
         return self._transcript(item, " ".join(w.word for w in words), duration, words)
 
     def _transcript(self, item, text, duration, words) -> Transcript:
@@ -132,28 +155,27 @@ class Transcriber:
         pending: list[tuple[object, torch.Tensor]] = []
         for item in items:
             try:
-                duration, decoded = self._measure(item)
-                windows = self._windows(duration)
-                if len(windows) == 1 and decoded is None:
-                    decoded = self._load(item)
+                windows = self._read_windows(item)
+                first = next(windows)
             except AudioError as error:
                 yield from self._flush(pending)
                 pending = []
                 yield item, error
                 continue
-            if len(windows) > 1:
-                yield from self._flush(pending)
-                pending = []
-                try:  # a long file can break in any window (a corrupt block half an hour in)
-                    result = self._transcribe_long(item, duration, windows, decoded)
-                except AudioError as error:
-                    result = error
-                yield item, result
+            _, wave, keep_from, keep_to = first
+            if keep_from == -math.inf and keep_to == math.inf:  # one window: batched with other short files
+                pending.append((item, wave))
+                if len(pending) >= self.batch_size:
+                    yield from self._flush(pending)
+                    pending = []
                 continue
-            pending.append((item, decoded))
-            if len(pending) >= self.batch_size:
-                yield from self._flush(pending)
-                pending = []
+            yield from self._flush(pending)
+            pending = []
+            try:  # a long file can break in any window (a corrupt block half an hour in)
+                result = self._transcribe_long(item, itertools.chain([first], windows))
+            except AudioError as error:
+                result = error
+            yield item, result
         yield from self._flush(pending)
 
     def transcribe_waveform(self, wave, sample_rate: int, source: str = "waveform") -> Transcript:
@@ -171,12 +193,10 @@ class Transcriber:
             audio = audio.T
         rate = self.cfg.features.sample_rate
         audio = mono_at_rate(audio, sample_rate, rate, source)
-        duration = audio.numel() / rate
-        windows = self._windows(duration)
-        if len(windows) > 1:
-            return self._transcribe_long(source, duration, windows, audio)
+        if audio.numel() > round(self.chunk_seconds * rate):
+            return self._transcribe_long(source, self._cut([audio]))
         (text, words), = self._decode([audio])
-        return self._transcript(source, text, duration, words)
+        return self._transcript(source, text, audio.numel() / rate, words)
 
     def _flush(self, pending):
         if not pending:

@@ -3,6 +3,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -127,6 +128,7 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
     and garbles words cut by the window's edges, as a real model does."""
     import random
 
+    import asr.transcribe
     from asr.formats import Word
     _, _, checkpoint = trained
     rng, t, truth = random.Random(0), 0.3, []
@@ -135,11 +137,12 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
         truth.append(Word(f"w{i}", round(t, 3), round(t + length, 3), 1.0))
         t += length + rng.uniform(0.05, 1.5)
     transcriber = Transcriber(checkpoint, batch_size=4, chunk_seconds=20.0, overlap_seconds=4.0)
-    monkeypatch.setattr(transcriber, "_load", lambda item, offset=0.0, duration=None: (offset, duration))
+    rate = transcriber.cfg.features.sample_rate
 
-    def hear(windows):
+    def hear(waves):  # each stand-in wave holds its window's offset in every sample
         out = []
-        for offset, length in windows:
+        for wave in waves:
+            offset, length = wave[0].item(), wave.numel() / rate
             seen = [Word(w.word if offset <= w.start and w.end <= offset + length else "garbled",
                          max(w.start, offset) - offset, min(w.end, offset + length) - offset, 1.0)
                     for w in truth if w.end > offset and w.start < offset + length]
@@ -147,9 +150,12 @@ def test_windows_stitch_without_duplicated_or_dropped_words(trained, monkeypatch
         return out
 
     monkeypatch.setattr(transcriber, "_decode", hear)
-    result = transcriber._transcribe_long("long.wav", t, transcriber._windows(t))
+    monkeypatch.setattr(transcriber, "_load", lambda item, offset, length: torch.full((round(length * rate),), offset))
+    monkeypatch.setattr(asr.transcribe, "header_duration", lambda path: t)
+    result = transcriber._transcribe_long("long.wav", transcriber._read_windows("long.wav"))
     assert [w.word for w in result.words] == [w.word for w in truth]
     assert [w.start for w in result.words] == pytest.approx([w.start for w in truth], abs=1e-3)
+    assert result.duration == pytest.approx(t, abs=1e-3)
 
 
 def test_a_long_file_that_breaks_half_way_is_reported_and_the_next_files_transcribed(trained, tmp_path):
@@ -168,30 +174,49 @@ def test_a_long_file_that_breaks_half_way_is_reported_and_the_next_files_transcr
     assert after == good and result.text == "abc"
 
 
-def test_a_file_whose_length_only_decoding_tells_is_decoded_once_into_the_same_windows(trained, tmp_path,
-                                                                                      monkeypatch):
-    """m4a and the other formats libsndfile lacks have no header it reads, and reading a window of
-    one (through audioread) decodes all the audio before it: such a file is decoded once, whole,
-    and cut into exactly the windows seeking would read (it was decoded for its length, then again
-    for every window)."""
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg program")
+def test_a_file_whose_length_only_decoding_tells_is_streamed_into_the_same_windows(trained, tmp_path,
+                                                                                  monkeypatch):
+    """m4a and the other formats libsndfile lacks have no header it reads: ffmpeg decodes them as a
+    stream, cut into exactly the windows seeking would read, and no further ahead than the window
+    after the ones in hand (they used to be decoded whole first: 3 GB for 36 minutes of stereo)."""
+    import asr.audio
     import asr.transcribe
     _, _, checkpoint = trained
-    transcriber = Transcriber(checkpoint, chunk_seconds=3.0, overlap_seconds=1.0)
+    transcriber = Transcriber(checkpoint, batch_size=2, chunk_seconds=3.0, overlap_seconds=1.0)
     rate = transcriber.cfg.features.sample_rate
-    ramp = np.arange(8 * rate + 37, dtype=np.float32) / (8 * rate)  # each sample tells where it lies
-    sf.write(tmp_path / "ramp.wav", ramp, rate, subtype="FLOAT")
-    load, reads, heard = transcriber._load, [], []
-    monkeypatch.setattr(transcriber, "_load", lambda *args: reads.append(args[1:]) or load(*args))
-    monkeypatch.setattr(transcriber, "_decode", lambda waves: heard.extend(waves) or [("", [])] * len(waves))
+    ramp = np.arange(20 * rate + 37, dtype=np.float32) / (20 * rate)  # each sample tells where it lies
+    sf.write(tmp_path / "ramp.wav", ramp, rate, subtype="FLOAT")  # at the model's rate ffmpeg converts nothing
+    heard, read = [], []
+    monkeypatch.setattr(transcriber, "_decode", lambda waves: heard.append(waves) or [("", [])] * len(waves))
     (_, seeking), = transcriber.transcribe([tmp_path / "ramp.wav"])
-    seeked, heard[:] = list(heard), []
-    assert len(reads) == len(seeked) > 1, "a file with a header: one read per window"
+    seeked, heard[:] = [w for batch in heard for w in batch], []
+    assert len(seeked) > 4
+
+    def blocks(path, sample_rate):
+        for block in asr.audio.audio_blocks(path, sample_rate, block_samples=rate // 2):
+            read.append(block.numel())
+            yield block
+
     monkeypatch.setattr(asr.transcribe, "header_duration", lambda path: None)  # as for an m4a
-    reads[:] = []
-    (_, decoding), = transcriber.transcribe([tmp_path / "ramp.wav"])
-    assert reads == [()], "decoded once, whole"
-    assert decoding.duration == seeking.duration == round(ramp.size / rate, 3)
-    assert len(heard) == len(seeked) and all(torch.equal(a, b) for a, b in zip(heard, seeked))
+    monkeypatch.setattr(asr.transcribe, "audio_blocks", blocks)
+    monkeypatch.setattr(transcriber, "_decode", lambda ws: heard.append((ws, sum(read))) or [("", [])] * len(ws))
+    (_, streamed), = transcriber.transcribe([tmp_path / "ramp.wav"])
+    assert streamed.duration == seeking.duration == round(ramp.size / rate, 3)
+    streamed_windows = [w for waves, _ in heard for w in waves]
+    assert len(streamed_windows) == len(seeked) and all(torch.equal(a, b) for a, b in zip(streamed_windows, seeked))
+    # the first batch's second window ends at 5 s; one sample past it lies in the block up to 5.5 s
+    assert [samples_read / rate for _, samples_read in heard[:2]] == [5.5, 9.5]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg program")
+def test_m4a_files_are_transcribed_as_their_wav_files_are(trained, tmp_path):
+    folder, _, checkpoint = trained
+    for i in (1, 4):
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", folder / "data" / f"utt{i}.wav", "-ar", "44100",
+                        "-ac", "2", "-c:a", "aac", "-b:a", "192k", tmp_path / f"utt{i}.m4a"], check=True)
+    results = Transcriber(checkpoint).transcribe([tmp_path / "utt1.m4a", tmp_path / "utt4.m4a"])
+    assert [result.text for _, result in results] == [TEXTS[1], TEXTS[4]]
 
 
 def test_a_waveform_in_memory_is_transcribed_as_its_file_is(trained, tmp_path):
