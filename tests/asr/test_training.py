@@ -90,11 +90,12 @@ def test_two_process_ddp_matches_one_process_with_accumulation(tmp_path, corpus)
     ddp = tmp_path / "ddp"
     ddp.mkdir()
     config = recipe(ddp, corpus)
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29517", "-m", "asr.cli", "train", str(config),
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "asr.cli", "train", str(config),
                              f"data.max_batch_seconds={budget}"], env=child_env(), capture_output=True, text=True,
                             timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    # the whole stderr: a failing rank's own message comes before torchrun's summary of exit codes
+    assert result.returncode == 0, result.stderr
     assert_same_weights(final_weights(single / "run", 2), final_weights(ddp / "run", 2))
     assert not list((ddp / "run").glob("*.tmp")), "only rank 0 writes, atomically"
 
@@ -232,7 +233,7 @@ def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
     result = subprocess.run([*torchrun, "--max-restarts", "3", str(FAULTY_TRAIN), "oom:utt3",
                              str(config), f"data.max_batch_seconds={budget}", "--resume", "latest"],
                             env=child_env(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr
     assert "out of memory on epoch 1 batch" in result.stderr and "utt3" in result.stderr
     records = sorted((crashed / "run" / "out_of_memory").glob("*.json"))
     assert sorted(json.loads(p.read_text())["epoch"] for p in records) == [1, 2]
@@ -244,7 +245,7 @@ def test_out_of_memory_under_ddp_restarts_and_skips_the_batch(tmp_path, corpus):
     result = subprocess.run([*torchrun, "-m", "asr.cli", "train", str(recipe(clean, corpus)),
                              f"data.max_batch_seconds={budget}", "--resume", "latest"], env=child_env(),
                             capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr
     crashed_ckpt = read_checkpoint(crashed / "run" / "epoch-2.pt")
     clean_ckpt = read_checkpoint(clean / "run" / "epoch-2.pt")
     assert crashed_ckpt["step"] == clean_ckpt["step"] == 2 * 4 - 2
@@ -260,7 +261,7 @@ def test_unreadable_audio_under_ddp_skips_the_step_on_every_rank(tmp_path, corpu
     result = subprocess.run([*torchrun, "-m", "asr.cli", "train", str(recipe(tmp_path, corpus, epochs=1)),
                              "data.max_batch_seconds=0.1"], env=child_env(), capture_output=True, text=True,
                             timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr
     assert "skipped unreadable audio" in result.stdout and "utt3.wav" in result.stdout
     assert "skipped, no readable audio in its batch" in result.stdout
     assert read_checkpoint(tmp_path / "run" / "epoch-1.pt")["step"] == len(TEXTS) // 2
