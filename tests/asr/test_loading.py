@@ -156,8 +156,10 @@ def test_noise_reaches_requested_snr():
 
 def test_colored_noise_slopes_and_rir_decay():
     g = torch.Generator().manual_seed(0)
-    brown = torch.fft.rfft(colored_noise(32000, 2.0, g)).abs().pow(2)
+    noise = colored_noise(32000, 2.0, g)
+    brown = torch.fft.rfft(noise).abs().pow(2)
     assert brown[100:200].mean() > 20 * brown[5000:6000].mean()
+    assert abs(noise.mean()) < 1e-4 and abs(noise.pow(2).mean() - 1) < 1e-3, "no DC: all its power is heard"
     rir = synthetic_rir(16000, 0.5, g)
     energy = rir[1:].pow(2)
     first, last = energy[:800].sum(), energy[-800:].sum()
