@@ -99,7 +99,7 @@ class Spec:
     id: str
     split: str
     engine: str
-    voice: str  # espeak "accent+variant", or a flite, festival, pico or piper voice
+    voice: str  # espeak "accent+variant", a flite, festival, pico or piper voice, or kokoro_voice's forms
     rate: float  # 1.0 = the engine's default speed
     pitch: float  # 1.0 = the voice's default pitch
     text: str
