@@ -231,7 +231,7 @@ def test_synthetic_voice_groups_share_the_draws():
     assert abs(sum(s.engine == "kokoro-far" for s in both) / len(both) - 0.5) < 0.05, "five speakers each"
     assert all(float(s.voice.split("@")[1]) < 0 for s in both if s.engine == "kokoro-far")
     assert not any(s.split == "test_voices" for s in both), "neither has a held-out voice"
-    accented = [s for s in plan(1, 0, sentences, engines=("kokoro-accents",))]
+    accented = plan(1, 0, sentences, engines=("kokoro-accents",))
     assert {s.split for s in accented} == {"train", "dev"} and all("/" in s.voice for s in accented)
 
 
