@@ -291,11 +291,14 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
     return audio, raised_rate(rate, FEMALE_FORMANT_RATIO)
 
 
+# engine -> its speak function; the others run as programs (speak_program)
+SPEAKERS = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
+            **dict.fromkeys(KOKORO_DRAWS, speak_kokoro)}
+
+
 def synthesize(spec: Spec, path: Path) -> float:
     """Speak spec.text into `path` (16 kHz FLAC); returns the duration in seconds."""
-    speak = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted}
-    speak |= dict.fromkeys(KOKORO_DRAWS, speak_kokoro)
-    audio, rate = speak.get(spec.engine, speak_program)(spec)
+    audio, rate = SPEAKERS.get(spec.engine, speak_program)(spec)
     wave = AF.resample(torch.from_numpy(audio), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else torch.from_numpy(audio)
     tmp_path = path.with_name(path.name + ".tmp.flac")
     soundfile.write(str(tmp_path), wave.numpy(), SAMPLE_RATE, format="FLAC")
