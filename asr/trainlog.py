@@ -76,6 +76,11 @@ def prune_checkpoints(run_dir: Path, keep_last: int) -> None:
             path.unlink(missing_ok=True)
 
 
+# Settings that shape training or execution but not what the weights mean: a fine-tune from a
+# file with another dropout still averages with that file.
+WEIGHT_FREE_SETTINGS = ("dropout", "impl")
+
+
 def average_checkpoints(paths: list[Path], out: Path) -> None:
     """Mean of the models' floating-point weights (integer buffers from the newest); the rest of
     the newest checkpoint is kept, so the result loads and resumes like any other."""
@@ -84,8 +89,11 @@ def average_checkpoints(paths: list[Path], out: Path) -> None:
     checkpoints = [read_checkpoint(p) for p in paths]
     newest = checkpoints[-1]
     for other, path in zip(checkpoints, paths):
-        if other["config"]["model"] != newest["config"]["model"]:
-            raise CheckpointError(f"{path}: a different model config; only checkpoints of one run can be averaged")
+        differ = [key for key, value in newest["config"]["model"].items()
+                  if key not in WEIGHT_FREE_SETTINGS and other["config"]["model"].get(key) != value]
+        if differ:
+            raise CheckpointError(f"{path}: a different model (model.{', model.'.join(differ)}); "
+                                  "only checkpoints of one model can be averaged")
     averaged = {}
     for name, value in newest["model"].items():
         if value.is_floating_point():

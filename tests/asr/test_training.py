@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import asr.train
-from asr.checkpoint import CheckpointError, read_checkpoint
+from asr.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from asr.cli import main as asr_main
-from asr.config import load_config
+from asr.config import Config, load_config
 from asr.data import Utterance
 from asr.features import FeatureConfig
 from asr.model import AcousticModel, ModelConfig
@@ -389,6 +389,28 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
     assert average_error == f"asr: error: {tmp_path}: no epoch-N.pt checkpoint in this folder to average"
     with pytest.raises(CheckpointError, match="no checkpoints"):
         average_checkpoints([], tmp_path / "x.pt")
+
+
+def test_average_takes_a_fine_tune_with_another_dropout_but_not_another_shape(tmp_path):
+    """A fine-tune without dropout, averaged with the file it started from (as recipes/default
+    does), was refused as 'a different model config'; other layer sizes must still be refused."""
+    def saved(name, **model):
+        tiny = dict(n_mels=80, conv_channels=4, hidden_size=8, num_layers=2, impl="torch")
+        cfg = Config(model=ModelConfig(**{**tiny, **model}))
+        torch.manual_seed(len(name))
+        save_checkpoint(tmp_path / name, AcousticModel(cfg.model), cfg, CharTokenizer())
+        return tmp_path / name
+    start, tuned = saved("start.pt", dropout=0.1), saved("tuned.pt", dropout=0.0)
+    average_checkpoints([start, tuned], tmp_path / "avg.pt")
+    a, b = (read_checkpoint(p)["model"] for p in (start, tuned))
+    averaged = read_checkpoint(tmp_path / "avg.pt")
+    torch.testing.assert_close(averaged["model"]["head.weight"], (a["head.weight"] + b["head.weight"]) / 2)
+    assert averaged["config"]["model"]["dropout"] == 0.0  # the newest checkpoint's
+    wider = saved("wider.pt", hidden_size=16, conv_channels=8)
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"{start}: a different model (model.conv_channels, model.hidden_size); only checkpoints of one model")):
+        average_checkpoints([start, wider], tmp_path / "bad.pt")
+    assert not (tmp_path / "bad.pt").exists()
 
 
 def test_checkpoints_are_ordered_by_training_position_not_file_time_or_name(tmp_path):
