@@ -9,6 +9,9 @@ import kernels
 
 RNN_TYPES = {"lstm": kernels.LSTM, "gru": kernels.GRU}
 SUBSAMPLES = (2, 4)
+# ModelConfig fields that change how the model trains or runs, not what its weights mean: a
+# fine-tune with another dropout still averages with the file it started from.
+WEIGHT_FREE_SETTINGS = ("dropout", "impl")
 
 
 @dataclass

@@ -9,6 +9,7 @@ import torch
 
 from asr.checkpoint import CheckpointError, atomic_save, read_checkpoint
 from asr.fileio import atomic_write_text
+from asr.model import WEIGHT_FREE_SETTINGS
 
 LOG_FIELDS = ["epoch", "step", "lr", "loss", "utt_per_s", "audio_s_per_s", "dev_loss", "dev_wer", "dev_cer"]
 _NUMBERED = re.compile(r"^(epoch|step)-(\d+)\.pt$")
@@ -74,11 +75,6 @@ def prune_checkpoints(run_dir: Path, keep_last: int) -> None:
     if keep_last > 0:
         for path in numbered_checkpoints(run_dir)[:-keep_last]:
             path.unlink(missing_ok=True)
-
-
-# Settings that shape training or execution but not what the weights mean: a fine-tune from a
-# file with another dropout still averages with that file.
-WEIGHT_FREE_SETTINGS = ("dropout", "impl")
 
 
 def average_checkpoints(paths: list[Path], out: Path) -> None:

@@ -394,19 +394,19 @@ def test_keep_last_average_and_plot(tmp_path, corpus, capsys):
 def test_average_takes_a_fine_tune_with_another_dropout_but_not_another_shape(tmp_path):
     """A fine-tune without dropout, averaged with the file it started from (as recipes/default
     does), was refused as 'a different model config'; other layer sizes must still be refused."""
-    def saved(name, **model):
+    def saved(name, seed, **model):
         tiny = dict(n_mels=80, conv_channels=4, hidden_size=8, num_layers=2, impl="torch")
         cfg = Config(model=ModelConfig(**{**tiny, **model}))
-        torch.manual_seed(len(name))
+        torch.manual_seed(seed)  # other weights in each file, so the mean differs from either
         save_checkpoint(tmp_path / name, AcousticModel(cfg.model), cfg, CharTokenizer())
         return tmp_path / name
-    start, tuned = saved("start.pt", dropout=0.1), saved("tuned.pt", dropout=0.0)
+    start, tuned = saved("start.pt", 0, dropout=0.1), saved("tuned.pt", 1, dropout=0.0)
     average_checkpoints([start, tuned], tmp_path / "avg.pt")
     a, b = (read_checkpoint(p)["model"] for p in (start, tuned))
     averaged = read_checkpoint(tmp_path / "avg.pt")
     torch.testing.assert_close(averaged["model"]["head.weight"], (a["head.weight"] + b["head.weight"]) / 2)
     assert averaged["config"]["model"]["dropout"] == 0.0  # the newest checkpoint's
-    wider = saved("wider.pt", hidden_size=16, conv_channels=8)
+    wider = saved("wider.pt", 2, hidden_size=16, conv_channels=8)
     with pytest.raises(CheckpointError, match=re.escape(
             f"{start}: a different model (model.conv_channels, model.hidden_size); only checkpoints of one model")):
         average_checkpoints([start, wider], tmp_path / "bad.pt")
