@@ -12,7 +12,10 @@ Italian, long vowels for tense ones in Finnish and Czech). Three of the voices a
 child's: the training voices of flite and festival are all men's.
 
 Nothing here is a held-out voice (synthetic.HELD_OUT_VOICES): those are two espeak accents and
-flite's `slt`, whose speaker no voice here is.
+flite's `slt`, whose speaker no voice here is. Measured (recipes/default/HISTORY.md, stages 57-58):
+the default model went from 91% to 70% WER on their dev in an epoch, and two epochs with them
+gained 1.6 points on the held-out seed-5 voices greedy, most on `en-029`, which stops its th as the
+Italian and Czech voices do.
 """
 
 import subprocess
