@@ -1,13 +1,24 @@
 """The acoustic model: Deep Speech 2 conv front end, BiLSTM/BiGRU stack on our kernels, CTC head."""
 
 from dataclasses import dataclass
+from importlib.metadata import packages_distributions
 
 import torch
 from torch import nn
 
-import kernels
+try:
+    from kernels import GRU, LSTM
+except ImportError as error:
+    # Hugging Face's `kernels` distribution installs a package of the same name: whichever came
+    # last overwrote the other's files, which otherwise fails as a bare "cannot import name".
+    others = sorted(set(packages_distributions().get("kernels", [])) - {"triton-asr", "triton_asr"})
+    if not others:
+        raise
+    raise ImportError(f"this project's `kernels` package cannot be imported ({error}): another installed "
+                      f"distribution ({', '.join(others)}) also provides a package named `kernels` and has "
+                      "overwritten it; install triton-asr in a virtual environment of its own") from error
 
-RNN_TYPES = {"lstm": kernels.LSTM, "gru": kernels.GRU}
+RNN_TYPES = {"lstm": LSTM, "gru": GRU}
 SUBSAMPLES = (2, 4)
 # ModelConfig fields that change how the model trains or runs, not what its weights mean: a
 # fine-tune with another dropout still averages with the file it started from.

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -86,3 +90,26 @@ def test_triton_and_torch_loss_curves_match_on_gpu(cell, hidden, amp_dtype, rel)
               for impl in ("triton", "torch")}
     assert losses["triton"] == pytest.approx(losses["torch"], rel=rel)
     assert losses["torch"][-1] < losses["torch"][0]
+
+
+@pytest.mark.parametrize("installed_as_distribution", [True, False])
+def test_a_foreign_kernels_package_is_named_in_the_import_error(tmp_path, installed_as_distribution):
+    # Hugging Face's `kernels` wheel writes kernels/__init__.py over ours (the same import name)
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / "__init__.py").write_text("def get_kernel(repo_id):\n    pass\n")
+    if installed_as_distribution:
+        info = tmp_path / "kernels-0.19.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: kernels\nVersion: 0.19.1\n")
+        (info / "top_level.txt").write_text("kernels\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", "import asr.model"], env=env, cwd=tmp_path,  # not the checkout
+                         capture_output=True, text=True)
+    assert run.returncode != 0
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert "cannot import name" in last_line
+    if installed_as_distribution:
+        assert "another installed distribution (kernels) also provides a package named `kernels`" in last_line
+        assert "virtual environment of its own" in last_line
+    else:  # nothing else claims the name: the error is left as it was
+        assert "distribution" not in last_line
