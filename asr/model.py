@@ -11,7 +11,8 @@ try:
 except ImportError as error:
     # Hugging Face's `kernels` distribution installs a package of the same name: whichever came
     # last overwrote the other's files, which otherwise fails as a bare "cannot import name".
-    others = sorted(set(packages_distributions().get("kernels", [])) - {"triton-asr", "triton_asr"})
+    ours = {"triton-asr", "triton_asr"}  # the metadata may spell the name either way
+    others = sorted(set(packages_distributions().get("kernels", [])) - ours)
     if not others:
         raise
     raise ImportError(f"this project's `kernels` package cannot be imported ({error}): another installed "
