@@ -226,7 +226,7 @@ def cmd_evaluate(args) -> int:
     from asr.evaluate import evaluate
     if args.details:
         check_writable(args.details)  # now, not after the evaluation it would hold
-        refuse_overwriting_an_input(args.details, [args.manifest, args.model], "--details")
+        refuse_overwriting_an_input(args.details, [*args.manifest.split(","), args.model], "--details")
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
     if args.details:
         atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))
@@ -434,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="WER/CER of a checkpoint on a manifest", formatter_class=fmt)
     p.add_argument("--model", default=str(DEFAULT_MODEL), help=MODEL_HELP)
-    p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text")
+    p.add_argument("--manifest", required=True, help="JSON Lines manifest with audio_filepath, duration, text; "
+                   "several joined with ',' are scored as one set")
     p.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     p.add_argument("--batch-size", type=_positive(int), default=8, help="utterances per forward pass")
     p.add_argument("--details", help="also write each utterance's reference, hypothesis and error counts "

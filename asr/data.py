@@ -43,6 +43,12 @@ class Unreadable:
         return f"{self.where}: {self.error}" if self.where else self.error
 
 
+def read_manifests(paths: str) -> list[Utterance]:
+    """Several manifests joined with "," (data.train_manifest, `asr evaluate --manifest`), read as one
+    in that order."""
+    return [utt for path in paths.split(",") if path for utt in read_manifest(path)]
+
+
 def read_manifest(path, need_text: bool = True) -> list[Utterance]:
     """Read a JSON Lines manifest. Relative audio paths resolve against the manifest's folder.
     With need_text=False (audio to transcribe, not to train or score on) "text" may be left out.

@@ -1,17 +1,17 @@
 """WER and CER of a checkpoint on a manifest."""
 
 from asr.audio import AudioError
-from asr.data import ManifestError, read_manifest
+from asr.data import ManifestError, read_manifests
 from asr.scoring import corpus_rates, utterance_errors
 from asr.text import normalize_text
 from asr.transcribe import Transcriber
 
 
 def evaluate(checkpoint, manifest, device: str = "auto", batch_size: int = 8, **decoding) -> dict:
-    """Decode every utterance (greedy, or beam search with `lm=` and its settings); unreadable
-    audio is reported and counted, not scored. `details` holds each scored utterance's texts and
-    edit counts, in manifest order."""
-    utterances = read_manifest(manifest)
+    """Decode every utterance of `manifest` (several joined with "," are scored as one set), greedy
+    or by beam search with `lm=` and its settings; unreadable audio is reported and counted, not
+    scored. `details` holds each scored utterance's texts and edit counts, in manifest order."""
+    utterances = read_manifests(manifest)
     if not any(normalize_text(u.text) for u in utterances):  # checked before the decoding it would waste
         raise ManifestError(f"{manifest}: no reference words to score against (every text is empty once "
                             "normalised), so WER is undefined; `asr transcribe` decodes audio without references")

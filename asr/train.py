@@ -24,7 +24,7 @@ from tqdm import tqdm
 from asr import distributed
 from asr.checkpoint import read_checkpoint, save_checkpoint
 from asr.config import PRECISIONS, Config, config_from_dict
-from asr.data import SpeechDataset, Unreadable, Utterance, collate, read_manifest
+from asr.data import SpeechDataset, Unreadable, Utterance, collate, read_manifests
 from asr.decoding import greedy_decode, pause_frames
 from asr.features import FeatureConfig, SpecAugment, num_frames
 from asr.fileio import writable_folder
@@ -84,10 +84,6 @@ def usable_utterances(utts: list[Utterance], tokenizer: CharTokenizer, model: Ac
     for reason, where in skipped.items():
         report(f"skipped {len(where)} utterance(s): {reason}; e.g. {', '.join(where[:3])}")
     return kept
-
-
-def read_manifests(paths: str) -> list[Utterance]:
-    return [utt for path in paths.split(",") if path for utt in read_manifest(path)]
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, final_ratio: float = 0.05):

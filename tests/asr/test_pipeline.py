@@ -106,6 +106,16 @@ def test_cli_transcribe_directory_and_evaluate(trained):
     assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (6 utterances)" in result.stdout
     rows = [json.loads(line) for line in details.read_text().splitlines()]
     assert [(r["reference"], r["hypothesis"], r["word_errors"]) for r in rows] == [(t, t, 0) for t in TEXTS]
+    second = folder / "second" / "manifest.jsonl"  # two of the utterances again, from another folder
+    second.parent.mkdir()
+    entries = [json.loads(line) for line in manifest.read_text().splitlines()[:2]]
+    second.write_text("".join(json.dumps({**e, "audio_filepath": str(manifest.parent / e["audio_filepath"])}) + "\n"
+                              for e in entries))
+    result = asr_cli("evaluate", "--model", checkpoint, "--manifest", f"{manifest},{second}", "--details", details)
+    assert result.returncode == 0 and "WER 0.00%  CER 0.00%  (8 utterances)" in result.stdout
+    rows = [json.loads(line) for line in details.read_text().splitlines()]
+    assert [r["where"] for r in rows] == [f"{manifest}:{n}" for n in range(1, 7)] + [f"{second}:1", f"{second}:2"]
+    assert [r["hypothesis"] for r in rows] == TEXTS + TEXTS[:2]
     moved = folder / "moved" / "manifest.jsonl"  # its relative audio paths now point nowhere
     moved.parent.mkdir()
     moved.write_text(manifest.read_text())
