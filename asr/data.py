@@ -43,10 +43,10 @@ class Unreadable:
         return f"{self.where}: {self.error}" if self.where else self.error
 
 
-def read_manifests(paths: str) -> list[Utterance]:
-    """Several manifests joined with "," (data.train_manifest, `asr evaluate --manifest`), read as one
-    in that order."""
-    return [utt for path in paths.split(",") if path for utt in read_manifest(path)]
+def read_manifests(paths) -> list[Utterance]:
+    """One manifest, or several joined with "," (data.train_manifest, `asr evaluate --manifest`) read
+    as one in that order."""
+    return [utt for path in str(paths).split(",") if path for utt in read_manifest(path)]
 
 
 def read_manifest(path, need_text: bool = True) -> list[Utterance]:
