@@ -223,10 +223,11 @@ def cmd_plot(args) -> int:
 def cmd_evaluate(args) -> int:
     import json
 
+    from asr.data import manifest_paths
     from asr.evaluate import evaluate
     if args.details:
         check_writable(args.details)  # now, not after the evaluation it would hold
-        refuse_overwriting_an_input(args.details, [*args.manifest.split(","), args.model], "--details")
+        refuse_overwriting_an_input(args.details, [*manifest_paths(args.manifest), args.model], "--details")
     scores = evaluate(args.model, args.manifest, args.device, args.batch_size, **_decoding(args))
     if args.details:
         atomic_write_text(args.details, "".join(json.dumps(d) + "\n" for d in scores["details"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from asr.augment import AugmentConfig
+from asr.data import manifest_paths
 from asr.features import NORMALIZE_OVER, FeatureConfig
 from asr.model import RNN_TYPES, SUBSAMPLES, ModelConfig
 from asr.text import DEFAULT_VOCAB
@@ -209,7 +210,7 @@ def load_config(path, overrides: list[str] = ()) -> Config:
 def _resolve_paths(cfg: Config, base: Path) -> None:
     """Manifests named relative to the recipe file resolve against its folder."""
     for name in ("train_manifest", "dev_manifest"):
-        paths = [p for p in getattr(cfg.data, name).split(",") if p]
+        paths = manifest_paths(getattr(cfg.data, name))
         resolved = [str(base / p) if not Path(p).is_absolute() and (base / p).exists() else p for p in paths]
         setattr(cfg.data, name, ",".join(resolved))
 

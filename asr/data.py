@@ -43,10 +43,14 @@ class Unreadable:
         return f"{self.where}: {self.error}" if self.where else self.error
 
 
+def manifest_paths(paths) -> list[str]:
+    """One manifest path, or several joined with "," (data.train_manifest, `asr evaluate --manifest`)."""
+    return [path for path in str(paths).split(",") if path]
+
+
 def read_manifests(paths) -> list[Utterance]:
-    """One manifest, or several joined with "," (data.train_manifest, `asr evaluate --manifest`) read
-    as one in that order."""
-    return [utt for path in str(paths).split(",") if path for utt in read_manifest(path)]
+    """The manifests of manifest_paths(paths), read as one in that order."""
+    return [utt for path in manifest_paths(paths) for utt in read_manifest(path)]
 
 
 def read_manifest(path, need_text: bool = True) -> list[Utterance]:
