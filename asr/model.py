@@ -1,7 +1,6 @@
 """The acoustic model: Deep Speech 2 conv front end, BiLSTM/BiGRU stack on our kernels, CTC head."""
 
 from dataclasses import dataclass
-from importlib.metadata import packages_distributions
 
 import torch
 from torch import nn
@@ -11,6 +10,7 @@ try:
 except ImportError as error:
     # Hugging Face's `kernels` distribution installs a package of the same name: whichever came
     # last overwrote the other's files, which otherwise fails as a bare "cannot import name".
+    from importlib.metadata import packages_distributions
     ours = {"triton-asr", "triton_asr"}  # the metadata may spell the name either way
     others = sorted(set(packages_distributions().get("kernels", [])) - ours)
     if not others:

@@ -161,17 +161,21 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
           "november", "december"]
 
 
+def espeak_voice_names(bases) -> list[str]:
+    """Each espeak accent or language with each of ESPEAK_VARIANTS: "en-us", "en-us+m1", ..."""
+    return [f"{base}+{variant}" if variant else base for base in bases for variant in ESPEAK_VARIANTS]
+
+
 def voice_groups(engines: tuple[str, ...], held_out: bool) -> list[list[tuple[str, str]]]:
     """(engine, voice) pairs grouped by accent or speaker (voice_key): espeak's 20 variants of one
     accent form one group, so that each group, not each variant, is drawn equally often."""
-    voices = [("espeak", f"{a}+{v}" if v else a) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
+    voices = [("espeak", v) for v in espeak_voice_names(ESPEAK_ACCENTS)]
     voices += [("flite", v) for v in FLITE_VOICES] + [("festival", v) for v in FESTIVAL_VOICES]
     voices += [("pico", v) for v in PICO_VOICES] + [("piper", v) for v in PIPER_VOICES]
     voices += [(engine, v) for engine in KOKORO_DRAWS for v in kokoro_voice.VOICES]
     voices += [("shifted", f"{engine}:{voice}") for engine, voice in SHIFTED_SOURCES]
     voices += [("foreign", v) for v in festival_foreign.VOICES]
-    voices += [("espeak-foreign", f"{lang}+{v}" if v else lang) for lang in espeak_foreign.LANGUAGES
-               for v in ESPEAK_VARIANTS]
+    voices += [("espeak-foreign", v) for v in espeak_voice_names(espeak_foreign.LANGUAGES)]
     groups: dict[str, list[tuple[str, str]]] = {}
     for engine, voice in voices:
         key = voice_key(engine, voice)
