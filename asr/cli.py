@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for <split>.jsonl manifests")
     p.add_argument("--download", action="store_true", help="fetch the corpus into --root first (public URLs only)")
     p.add_argument("--subsets", nargs="*", help="with --download: which archives, e.g. dev-clean train-clean-100")
-    p.add_argument("--transcripts", help="asterisk: core-sounds-en.txt(.gz) (default: Debian's)")
+    p.add_argument("--transcripts", help="asterisk: core-sounds-LANG.txt(.gz), LANG in its name (default: Debian's "
+                   "for the language of --root, e.g. /usr/share/asterisk/sounds/es)")
     p.add_argument("--hours", type=_positive(float), default=1.0, help="synthetic: hours of training audio")
     p.add_argument("--seed", type=int, default=0, help="synthetic: everything is drawn from this seed")
     p.add_argument("--jobs", type=_positive(int), default=2, help="synthetic: parallel TTS processes")

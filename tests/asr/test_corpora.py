@@ -177,6 +177,25 @@ def test_asterisk_split_by_prompt_text(tmp_path):
     assert len(report.skipped["audio file missing"]) == 1
 
 
+def test_asterisk_other_language_keeps_only_prompts_written_as_said(tmp_path):
+    root = tmp_path / "it_IT_m_Carlo"  # Debian's folder name says the language and the speaker
+    names = {"added": "Aggiunto.", "muted": "Voce disattivata. (You are now muted.)",
+             "dial": "Digitare 2 ora.", "keys": "Premere # per uscire.", "pbx": "Benvenuti nel PBX.",
+             "web": "Visitate www.asterisk.org per altro.", "already": "Quell'operatore è già loggato."}
+    for name in names:
+        tone(root / f"{name}.wav", rate=8000)
+    (root / "core-sounds-it.txt").write_text("\ufeff; Core Asterisk Sounds in Italian\n"
+                                             + "".join(f"{k}: {v}\n" for k, v in names.items()), encoding="utf-8")
+    report, _ = prepare_corpus("asterisk", root, tmp_path / "out")
+    kept = {e["id"]: e for es in report.splits.values() for e in es}
+    assert set(kept) == {"added", "muted", "already"}
+    assert {e["speaker"] for e in kept.values()} == {"carlo"}
+    assert normalize_text(kept["muted"]["text"]) == "voce disattivata"
+    assert normalize_text(kept["already"]["text"]) == "quell'operatore e gia loggato"
+    assert len(report.skipped["digits, keys, acronyms or web addresses, written otherwise than said"]) == 4
+    assert not report.skipped.get("malformed transcript line"), "the byte-order mark is no transcript line"
+
+
 @pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("flite") and shutil.which("bible")),
                     reason="needs espeak-ng, flite and bible-kjv (apt install espeak-ng flite bible-kjv)")
 def test_synthetic_is_deterministic_and_holds_out_voices(tmp_path):
