@@ -49,9 +49,11 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) -> None:
-    transcripts = Path(transcripts) if transcripts else _find_transcripts(root)
+    folder_language, speaker = _read_folder_name(root)
+    transcripts = Path(transcripts) if transcripts else _find_transcripts(root, folder_language)
     language = _language_of(transcripts.name)
-    speaker = _speaker_of(root, language)
+    # The English prompts have always been Allison's, wherever they lie.
+    speaker = speaker or ("allison" if language == "en" else f"asterisk-{language}")
     for number, line in enumerate(_read_lines(transcripts), start=1):
         if not line.strip() or line.startswith(";"):
             continue
@@ -61,7 +63,8 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
             report.skip("malformed transcript line", where)
             continue
         spoken = _DESCRIPTION.sub(" ", text).strip()
-        if not normalize_text(spoken):
+        normalized = normalize_text(spoken)
+        if not normalized:
             report.skip("non-speech prompt (a bracketed or parenthesised description only)", where)
             continue
         if language != "en" and _NOT_AS_WRITTEN.search(spoken):
@@ -69,7 +72,7 @@ def prepare(root: Path, report: Report, transcripts: Path | None = None, **_) ->
             continue
         # Split by the text as written, so that spelling out the keys or writing a word as it is said
         # moved no prompt between splits.
-        split = stable_split(normalize_text(spoken), FRACTIONS, salt="asterisk")
+        split = stable_split(normalized, FRACTIONS, salt="asterisk")
         said = _KEYS.sub(lambda key: _KEY_NAMES[key.group()], spoken)
         said = _WRITTEN_OTHERWISE.sub(lambda word: _SAID_AS[word.group()], said)
         report.add(split, where, root / f"{name.strip()}.wav", said, id=name.strip(), speaker=speaker)
@@ -80,18 +83,16 @@ def _language_of(transcripts_name: str) -> str:
     return found.group(1) if found else "en"
 
 
-def _speaker_of(root: Path, language: str) -> str:
-    """Debian's folders are named LANG_COUNTRY_SEX_Speaker (en_US_f_Allison); "allison" for English
-    elsewhere, as the English prompts have always been hers."""
+def _read_folder_name(root: Path) -> tuple[str, str | None]:
+    """(language, speaker) from Debian's sounds folder, LANG_COUNTRY_SEX_Speaker (en_US_f_Allison,
+    which /usr/share/asterisk/sounds/en links to); another folder may be named by its language alone."""
     found = _SPEAKER_FOLDER.match(root.resolve().name)
     if found:
-        return found.group(2).lower()
-    return "allison" if language == "en" else f"asterisk-{language}"
+        return found.group(1), found.group(2).lower()
+    return (root.name if re.fullmatch(r"[a-z]{2}", root.name) else "en"), None
 
 
-def _find_transcripts(root: Path) -> Path:
-    found = _SPEAKER_FOLDER.match(root.resolve().name) or re.match(r"^([a-z]{2})$", root.name)
-    language = found.group(1) if found else "en"
+def _find_transcripts(root: Path, language: str) -> Path:
     name = f"core-sounds-{language}.txt"
     debian = Path(DEBIAN_TRANSCRIPTS.format(language))
     for candidate in (root / name, root / f"{name}.gz", debian, debian.with_suffix("")):
